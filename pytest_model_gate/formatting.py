@@ -1,0 +1,86 @@
+"""Small text helpers shared by the pytest messages, the CLI tables and the reports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .gating import Assessment, MetricResult
+
+
+def fmt_value(value: float | None) -> str:
+    """A metric value as users wrote it: up to 6 significant digits; 'missing', 'nan', 'inf'."""
+    if value is None:
+        return "missing"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+def fmt_bounds(m: MetricResult) -> str:
+    op = ">=" if m.higher_is_better else "<="
+    return f"approved {op} {m.approved:g}, review {op} {m.review:g}"
+
+
+def checkpoint_advice(a: Assessment) -> str | None:
+    """'use the checkpoint at update 80 (validation 2 of 4, fitness 0.70)', or None."""
+    if not a.use_checkpoint or a.best_idx is None:
+        return None
+    of = a.overfitting
+    peak = fmt_value(of.peak)
+    where = f"validation {a.best_idx + 1} of {len(of.history)}, {of.metric} {peak}"
+    if a.checkpoint_update is not None:
+        return f"use the checkpoint at update {a.checkpoint_update} ({where})"
+    return f"use the checkpoint of {where} (validation interval unknown)"
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    """Left-aligned plain-text columns."""
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)).rstrip()]
+    out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+               for row in rows)
+    return out
+
+
+def explain(a: Assessment) -> str:
+    """A stand-alone verdict: class line, metric table, flags, checkpoint advice."""
+    lines = [f"{a.model_id}: {a.classification}"]
+    rows = []
+    for m in a.metrics:
+        rows.append([m.name, fmt_value(m.value), fmt_bounds(m),
+                     m.tier + ("" if m.status == "ok" else f" ({m.status})")])
+    lines += ["  " + line for line in table(rows, ["metric", "value", "bounds", "tier"])]
+    if a.flags:
+        lines.append("  flags: " + ", ".join(a.flags))
+    for r in a.regressions:
+        lines.append(f"  regression: {r.metric} {fmt_value(r.value)} vs baseline "
+                     f"{fmt_value(r.baseline)} from run {r.run_id} "
+                     f"({r.change:.1%} worse, limit {r.limit:.1%})")
+    advice = checkpoint_advice(a)
+    if advice:
+        lines.append("  checkpoint: " + advice)
+    return "\n".join(lines)
+
+
+def reason_line(a: Assessment) -> str:
+    """One line: why this model is not APPROVED (for terminal summaries and xfail reasons)."""
+    parts = []
+    for m in a.metrics:
+        if m.tier == "APPROVED":
+            continue
+        if m.status != "ok":
+            parts.append(f"{m.name} {m.status}")
+        else:
+            op = "<" if m.higher_is_better else ">"
+            bound = m.approved if m.tier == "REVIEW" else m.review
+            parts.append(f"{m.name} {fmt_value(m.value)} {op} {bound:g}")
+    extra = [f for f in a.flags if f not in {"MISSING_METRIC", "INVALID_METRIC"}]
+    text = "; ".join(parts) if parts else "all metrics meet APPROVED"
+    if extra:
+        text += " [" + ", ".join(extra) + "]"
+    return f"{a.classification}: {text}"

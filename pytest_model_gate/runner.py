@@ -1,0 +1,138 @@
+"""The one pipeline behind the plugin and the CLI: settings -> gated summaries -> archive + report.
+
+Neither shell holds gating logic; both call these functions, so their verdicts cannot differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import GateConfig, find_config, load_config, resolve_output
+from .errors import ModelGateError
+from .gating import Assessment, BaselineValue, assess_all
+from .summary import TrainingSummary, load_summary
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The effective config plus where its outputs go (None = off)."""
+
+    config: GateConfig
+    config_path: Path | None
+    archive: str | None
+    report: str | None
+    html: str | None
+
+
+def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Path,
+                     archive: str | None = None, no_archive: bool = False,
+                     report: str | None = None, html: str | None = None,
+                     ini_archive: str | None = None, ini_report: str | None = None,
+                     ini_base: Path | None = None) -> GateSettings:
+    """Apply the precedence: command line > ini option > gate.yaml > built-in default.
+
+    Paths from the command line resolve against the current directory, paths from a file
+    against that file's folder, built-in defaults against `base_dir`.
+    """
+    path = find_config(config_file, search_dir)
+    config = load_config(path) if path is not None else GateConfig()
+    file_base = path.parent if path is not None else base_dir
+    explicit = {k for k in config.model_fields_set if k in ("archive", "report", "html")}
+
+    def pick(cli: str | None, ini: str | None, key: str) -> str | None:
+        if cli is not None:
+            return resolve_output(cli, Path.cwd())
+        if ini is not None and key not in explicit:
+            return resolve_output(ini, ini_base or base_dir)
+        value: str | None = getattr(config, key)
+        return resolve_output(value, file_base if key in explicit else base_dir)
+
+    archive_at = None if no_archive else pick(archive, ini_archive, "archive")
+    return GateSettings(config=config, config_path=path, archive=archive_at,
+                        report=pick(report, ini_report, "report"), html=pick(html, None, "html"))
+
+
+@dataclass(frozen=True)
+class GatedSummary:
+    summary: TrainingSummary
+    assessments: list[Assessment]
+
+
+def gate_file(path: str | Path, config: GateConfig,
+              baselines: dict[str, dict[str, BaselineValue]] | None = None) -> GatedSummary:
+    """Load one summary (errors are SummaryError) and gate every model in it."""
+    summary = load_summary(path, config)
+    return GatedSummary(summary, assess_all(summary.models, config, baselines))
+
+
+@dataclass
+class PublishResult:
+    run_ids: list[str | None] = field(default_factory=list)
+    reused: list[bool] = field(default_factory=list)
+    archive: str | None = None
+    report: str | None = None
+    html: str | None = None
+    errors: list[str] = field(default_factory=list)
+    sections: list[Any] = field(default_factory=list)
+
+
+def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishResult:
+    """Archive each summary as one run, then write the report(s). Failures are collected,
+    never raised: the verdicts stand whatever happens to the outputs."""
+    from . import report as report_mod
+    from .records import run_document
+
+    result = PublishResult(archive=settings.archive)
+    sections: list[report_mod.ReportSection] = []
+    manager = None
+    if settings.archive is not None:
+        try:
+            from .archive import TrainingArchiveManager
+            manager = TrainingArchiveManager(settings.archive, config=settings.config)
+        except Exception as exc:  # a broken store must not hide the verdicts
+            result.errors.append(f"archive not written: {_describe(exc, settings.archive)}")
+    for item in gated:
+        section = None
+        if manager is not None:
+            try:
+                run = manager.archive_gated(item.summary, item.assessments)
+                result.run_ids.append(run.run_id)
+                result.reused.append(run.reused)
+                section = report_mod.ReportSection(
+                    document=run.document, previous=run.previous, history=run.history)
+            except Exception as exc:
+                result.errors.append(f"archive not written: {_describe(exc, settings.archive)}")
+                manager = None
+        if section is None:
+            result.run_ids.append(None)
+            result.reused.append(False)
+            section = report_mod.ReportSection(
+                document=run_document(item.summary, item.assessments, settings.config))
+        sections.append(section)
+    result.sections = sections
+    if settings.report is not None:
+        try:
+            report_mod.write_markdown(settings.report, report_mod.render_markdown(sections))
+            result.report = settings.report
+        except OSError as exc:
+            result.errors.append(f"report not written: {settings.report}: "
+                                 f"{exc.strerror or exc}")
+    if settings.html is not None:
+        try:
+            report_mod.write_html(settings.html, sections)
+            result.html = settings.html
+        except OSError as exc:
+            result.errors.append(f"HTML report not written: {settings.html}: "
+                                 f"{exc.strerror or exc}")
+    return result
+
+
+def _describe(exc: BaseException, where: str | None) -> str:
+    if isinstance(exc, ModelGateError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{where}: {exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return f"{where}: {type(exc).__name__}: {exc}"

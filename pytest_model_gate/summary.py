@@ -1,0 +1,346 @@
+"""Training summary file -> TrainingSummary, whatever accepted shape it comes in.
+
+Parsing is lenient about fields it does not need and strict about the ones that are gated:
+a value that cannot be a metric is only an error when a gated metric reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import GateConfig
+from .errors import SummaryError
+
+CONTAINER_KEYS = ("models", "symbols", "results")
+METRIC_BLOCK_KEYS = ("metrics", "validation_metrics")
+ID_KEYS = ("id", "name", "symbol")
+HISTORY_SUFFIX = "_history"
+
+Problem = tuple[str, str]
+"""(place, message) of an entry that cannot be a metric."""
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """A metric's final value (None = missing; may be non-finite) and its validation history."""
+
+    final: float | None
+    history: tuple[float | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class SummaryModel:
+    """One model of a summary, with its metric entries already normalised."""
+
+    id: str
+    symbol: str
+    place: str
+    data: Mapping[str, Any]
+    validation_interval: int | None = None
+    series: Mapping[str, MetricSeries] = field(default_factory=dict)
+    flat_series: Mapping[str, MetricSeries] = field(default_factory=dict)
+    bad: Mapping[str, Problem] = field(default_factory=dict)
+    flat_bad: Mapping[str, Problem] = field(default_factory=dict)
+
+    def lookup(self, names: Sequence[str]) -> tuple[str, MetricSeries] | None:
+        """The first of `names` present: the metrics block first, then the model's own fields."""
+        for table in (self.series, self.flat_series):
+            for name in names:
+                if name in table:
+                    return name, table[name]
+        return None
+
+    def problem(self, names: Sequence[str]) -> Problem | None:
+        """Why the entry these names read cannot be a metric; None when it can or is absent."""
+        for table, bad in ((self.series, self.bad), (self.flat_series, self.flat_bad)):
+            for name in names:
+                if name in table:
+                    return None
+                if name in bad:
+                    return bad[name]
+        return None
+
+    @classmethod
+    def from_values(cls, model_id: str, values: Mapping[str, MetricSeries],
+                    validation_interval: int | None = None) -> SummaryModel:
+        """Build a model from already-normalised series (the Python API's way in)."""
+        return cls(id=model_id, symbol=symbol_of(model_id, None), place=model_id, data={},
+                   validation_interval=validation_interval, series=dict(values))
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """A parsed summary: run metadata, models in file order, and the digest of its bytes."""
+
+    source: str
+    sha256: str
+    metadata: Mapping[str, Any]
+    models: tuple[SummaryModel, ...]
+    raw: bytes = b""
+
+    @property
+    def timestamp(self) -> str | None:
+        ts = self.metadata.get("timestamp")
+        return None if ts is None else str(ts)
+
+
+def symbol_of(model_id: str, symbol: Any) -> str:
+    """The `symbol` field when given, else the id up to the first `_` (AAPL_1Hour -> AAPL)."""
+    if isinstance(symbol, str) and symbol.strip():
+        return symbol
+    return model_id.split("_", 1)[0]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '..."'
+
+
+def _key_place(base: str, key: str) -> str:
+    simple = key and all(c.isalnum() or c in "_-" for c in key)
+    return f"{base}.{key}" if simple else f"{base}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as float; None for null; raises TypeError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return math.inf if value > 0 else -math.inf
+
+
+class _BadEntry(Exception):
+    def __init__(self, place: str, message: str) -> None:
+        super().__init__(message)
+        self.problem: Problem = (place, message)
+
+
+def _history(values: list[Any], place: str) -> tuple[float | None, ...]:
+    out: list[float | None] = []
+    for i, v in enumerate(values):
+        try:
+            out.append(_number(v))
+        except TypeError:
+            raise _BadEntry(f"{place}[{i}]", f"expected a number, got {_show(v)}") from None
+    return tuple(out)
+
+
+def _entry(value: Any, where: str) -> MetricSeries:
+    """One metric entry: a number, null, or a history whose last point is the final value."""
+    if isinstance(value, list):
+        hist = _history(value, where)
+        return MetricSeries(final=hist[-1] if hist else None, history=hist)
+    try:
+        return MetricSeries(final=_number(value))
+    except TypeError:
+        raise _BadEntry(where, "expected a number or a list of numbers, "
+                               f"got {_show(value)}") from None
+
+
+def _normalise_metrics(block: Mapping[str, Any], place: str
+                       ) -> tuple[dict[str, MetricSeries], dict[str, Problem]]:
+    """Every entry that can be a metric -> MetricSeries; the others -> (place, message)."""
+    series: dict[str, MetricSeries] = {}
+    bad: dict[str, Problem] = {}
+    histories: dict[str, tuple[float | None, ...]] = {}
+    for raw_key, value in block.items():
+        key = str(raw_key)
+        where = _key_place(place, key)
+        is_history = key.endswith(HISTORY_SUFFIX) and len(key) > len(HISTORY_SUFFIX)
+        name = key[: -len(HISTORY_SUFFIX)] if is_history else key
+        try:
+            if not is_history:
+                series[name] = _entry(value, where)
+            elif isinstance(value, list):
+                histories[name] = _history(value, where)
+            else:
+                raise _BadEntry(where, f"expected a list of numbers, got {_show(value)}")
+        except _BadEntry as exc:
+            bad[name] = exc.problem
+    for name, hist in histories.items():
+        if name in bad:
+            continue
+        current = series.get(name)
+        if current is None:
+            series[name] = MetricSeries(final=hist[-1] if hist else None, history=hist)
+        elif current.history:
+            bad[name] = (_key_place(place, name), "given as a history and also as "
+                         f"{name}{HISTORY_SUFFIX}; give one of them")
+            del series[name]
+        else:
+            series[name] = MetricSeries(final=current.final, history=hist)
+    return series, bad
+
+
+def _interval(value: Any, place: str, source: str) -> int | None:
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer()) or value < 1):
+        raise SummaryError(f"expected a positive whole number, got {_show(value)}",
+                           file=source, place=place)
+    return int(value)
+
+
+def _model_id(raw_id: Any, place: str, source: str) -> str:
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise SummaryError(f"a model id must be a string, got {_show(raw_id)}", file=source,
+                           place=place)
+    model_id = str(raw_id)
+    if not model_id.strip():
+        raise SummaryError("a model id must not be empty", file=source, place=place)
+    return model_id
+
+
+def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
+                 source: str) -> SummaryModel:
+    if not isinstance(obj, Mapping):
+        raise SummaryError(f"expected a model object, got {_show(obj)}", file=source, place=place)
+    series: dict[str, MetricSeries] = {}
+    bad: dict[str, Problem] = {}
+    for block_key in METRIC_BLOCK_KEYS:
+        if block_key in obj:
+            block = obj[block_key]
+            if not isinstance(block, Mapping):
+                raise SummaryError(f"expected an object of metrics, got {_show(block)}",
+                                   file=source, place=f"{place}.{block_key}")
+            series, bad = _normalise_metrics(block, f"{place}.{block_key}")
+            break
+    flat, flat_bad = _normalise_metrics(
+        {k: v for k, v in obj.items() if k not in METRIC_BLOCK_KEYS}, place)
+    interval = _interval(obj.get("validation_interval"), f"{place}.validation_interval", source)
+    return SummaryModel(
+        id=model_id, symbol=symbol_of(model_id, obj.get("symbol")), place=place, data=obj,
+        validation_interval=interval if interval is not None else run_interval,
+        series=series, flat_series=flat, bad=bad, flat_bad=flat_bad)
+
+
+def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
+                  config: GateConfig | None = None) -> TrainingSummary:
+    """Normalise a parsed summary; with a config, every gated metric is checked now."""
+    if not isinstance(data, Mapping):
+        raise SummaryError(f"expected a JSON object at the top, got {_show(data)}", file=source)
+    container_key = next((k for k in CONTAINER_KEYS if k in data), None)
+    if container_key is None:
+        raise SummaryError(f"no models found: expected a {' / '.join(map(repr, CONTAINER_KEYS))} "
+                           "key holding the models", file=source)
+    container = data[container_key]
+    run_interval = _interval(data.get("validation_interval"), "validation_interval", source)
+    models: list[SummaryModel] = []
+    seen: dict[str, str] = {}
+    if isinstance(container, Mapping):
+        for raw_id, obj in container.items():
+            place = _key_place(container_key, str(raw_id))
+            model_id = _model_id(raw_id, place, source)
+            models.append(_parse_model(model_id, obj, place, run_interval, source))
+    elif isinstance(container, list):
+        for i, obj in enumerate(container):
+            place = f"{container_key}[{i}]"
+            if not isinstance(obj, Mapping):
+                raise SummaryError(f"expected a model object, got {_show(obj)}", file=source,
+                                   place=place)
+            id_key = next((k for k in ID_KEYS if obj.get(k) is not None), None)
+            if id_key is None:
+                raise SummaryError('a model needs an "id", "name" or "symbol"', file=source,
+                                   place=place)
+            model_id = _model_id(obj[id_key], f"{place}.{id_key}", source)
+            if model_id in seen:
+                raise SummaryError(f"model id {model_id!r} is used twice (first at {seen[model_id]})",
+                                   file=source, place=place)
+            seen[model_id] = place
+            models.append(_parse_model(model_id, obj, place, run_interval, source))
+    else:
+        raise SummaryError(f"expected an object or a list of models, got {_show(container)}",
+                           file=source, place=container_key)
+    if not models:
+        raise SummaryError("the summary holds no models", file=source, place=container_key)
+    metadata = {k: v for k, v in data.items() if k != container_key}
+    summary = TrainingSummary(source=source, sha256=hashlib.sha256(raw).hexdigest(),
+                              metadata=metadata, models=tuple(models), raw=raw)
+    if config is not None:
+        check_gated_metrics(summary, (spec.names for spec in config.metrics.values()))
+    return summary
+
+
+def check_gated_metrics(summary: TrainingSummary, lookups: Iterable[Sequence[str]]) -> None:
+    """Raise the first error of an entry that a gated metric reads but is not a metric."""
+    lookups = [tuple(names) for names in lookups]
+    for model in summary.models:
+        if not model.bad and not model.flat_bad:
+            continue
+        for names in lookups:
+            problem = model.problem(names)
+            if problem is not None:
+                place, message = problem
+                raise SummaryError(message, file=summary.source, place=place)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SummaryError(f"duplicate key {json.dumps(key, ensure_ascii=False)} in an object")
+        out[key] = value
+    return out
+
+
+def decode_summary(raw: bytes, source: str, *, yaml_format: bool = False) -> Any:
+    """Bytes -> Python data (JSON with NaN/Infinity tokens, or YAML); errors name the file."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SummaryError(f"not valid UTF-8 (byte {exc.start})", file=source) from None
+    if yaml_format:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SummaryError(f"invalid YAML: {problem}", file=source,
+                               line=mark.line + 1 if mark is not None else None) from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates)
+    except SummaryError as exc:
+        raise SummaryError(exc.message, file=source) from None
+    except json.JSONDecodeError as exc:
+        raise SummaryError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=source,
+                           line=exc.lineno) from None
+    except RecursionError:
+        raise SummaryError("invalid JSON: nested too deeply", file=source) from None
+
+
+def load_summary(path: str | Path, config: GateConfig | None = None) -> TrainingSummary:
+    """Read a summary file (UTF-8 JSON, or YAML by extension) and normalise it."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SummaryError("summary file not found", file=source) from None
+    except IsADirectoryError:
+        raise SummaryError("is a directory, not a summary file", file=source) from None
+    except OSError as exc:
+        raise SummaryError(f"cannot read summary file: {exc.strerror or exc}", file=source) from None
+    is_yaml = Path(path).suffix.lower() in (".yaml", ".yml")
+    data = decode_summary(raw, source, yaml_format=is_yaml)
+    return parse_summary(data, source=source, raw=raw, config=config)

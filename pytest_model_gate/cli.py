@@ -68,7 +68,7 @@ def _text_output(gated: GatedSummary, config: GateConfig, run_id: str | None) ->
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
-        gated = [gate_file(path, settings.config) for path in args.summary]
+        gated = [gate_file(path, settings) for path in args.summary]
     except ModelGateError as exc:
         return _fail(str(exc))
     published = publish(gated, settings)

@@ -49,7 +49,7 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
 
 def explain(a: Assessment) -> str:
     """A stand-alone verdict: class line, metric table, flags, checkpoint advice."""
-    lines = [f"{a.model_id}: {a.classification}"]
+    lines = [f"{a.model_id}: {reason_line(a)}"]
     rows = []
     for m in a.metrics:
         rows.append([m.name, fmt_value(m.value), fmt_bounds(m),

@@ -1,1 +1,321 @@
-"""pytest plugin (in progress)."""
+"""pytest plugin: `pytest --model-gate summary.json` makes every model of a summary one test.
+
+APPROVED passes, REVIEW xfails (or fails / passes, per `on_review`), DROP fails. The gating
+itself lives in `gating.py`; this module only maps verdicts onto pytest's vocabulary. Work
+that belongs once per session (archive, report, terminal summary) happens in a plugin object
+registered on the controller only, as pytest-xdist workers must not write anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .errors import ModelGateError
+from .formatting import checkpoint_advice, explain, fmt_value, reason_line
+from .gating import TIERS, Assessment, counts
+from .runner import GatedSummary, GateSettings, PublishResult, gate_file, publish, resolve_settings
+
+REVIEW_MODES = ("xfail", "fail", "pass")
+EXIT_ARCHIVE_FAILED = 3  # the CLI's code for "archive or report not written"
+TERMINAL_LIST_LIMIT = 30  # per class, in the terminal summary without -v
+
+
+class GateVerdict(Exception):
+    """Raised by a model item whose class is not APPROVED; its text is the whole report."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ModelDropped(GateVerdict):
+    """A DROP verdict: the item fails."""
+
+
+class ModelNeedsReview(GateVerdict):
+    """A REVIEW verdict: xfailed by a marker with raises=ModelNeedsReview (or failed)."""
+
+
+# --- options ---------------------------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("model-gate", "gate trained models (pytest-model-gate)")
+    group.addoption("--model-gate", action="append", dest="model_gate", default=[],
+                    metavar="SUMMARY",
+                    help="training summary to gate: one test per model (repeatable). Use the "
+                         "--model-gate=PATH form for a summary outside the project.")
+    group.addoption("--model-gate-config", dest="model_gate_config", metavar="GATE_YAML",
+                    help="gate.yaml to use (default: ini model_gate_config, else gate.yaml in "
+                         "the rootdir, else the built-in thresholds)")
+    group.addoption("--model-gate-archive", dest="model_gate_archive", metavar="DIR_OR_URL",
+                    help="archive folder or fsspec URL (default: gate.yaml `archive`)")
+    group.addoption("--no-model-gate-archive", dest="model_gate_no_archive",
+                    action="store_true", default=False, help="do not archive this run")
+    group.addoption("--model-gate-report", dest="model_gate_report", metavar="PATH",
+                    help="where to write the markdown report (default: gate.yaml `report`)")
+    group.addoption("--model-gate-html", dest="model_gate_html", metavar="PATH",
+                    help="where to write the self-contained HTML report")
+    group.addoption("--model-gate-review", dest="model_gate_review", choices=REVIEW_MODES,
+                    help="what a REVIEW model is: xfail (default), fail or pass")
+    parser.addini("model_gate_config", "gate.yaml for pytest-model-gate (relative to the ini "
+                  "file)", default=None)
+    parser.addini("model_gate_archive", "archive folder or fsspec URL", default=None)
+    parser.addini("model_gate_report", "markdown report path", default=None)
+
+
+# --- per-session state ---------------------------------------------------------------------
+
+@dataclass
+class GateSession:
+    """What one pytest session gates: settings, the summary files, gated results (cached)."""
+
+    settings: GateSettings
+    on_review: str
+    summaries: dict[Path, str]  # resolved path -> the argument as given
+    gated: dict[Path, GatedSummary | ModelGateError] = field(default_factory=dict)
+
+    def gate(self, path: Path) -> GatedSummary:
+        """Load and gate one summary once per process; errors are cached too."""
+        if path not in self.gated:
+            try:
+                self.gated[path] = gate_file(path, self.settings, source=self.summaries[path])
+            except ModelGateError as exc:
+                self.gated[path] = exc
+        result = self.gated[path]
+        if isinstance(result, ModelGateError):
+            raise result
+        return result
+
+
+gate_session_key = pytest.StashKey[GateSession]()
+
+
+def _ini_path(config: pytest.Config, name: str) -> str | None:
+    value = config.getini(name)
+    return str(value) if value else None
+
+
+def _build_session(config: pytest.Config) -> GateSession:
+    opt = config.option
+    ini_base = config.inipath.parent if config.inipath is not None else config.rootpath
+    config_file = opt.model_gate_config
+    if config_file is None and (ini_config := _ini_path(config, "model_gate_config")):
+        config_file = str(ini_base / ini_config)
+    try:
+        settings = resolve_settings(
+            config_file=config_file, search_dir=config.rootpath, base_dir=config.rootpath,
+            archive=opt.model_gate_archive, no_archive=opt.model_gate_no_archive,
+            report=opt.model_gate_report, html=opt.model_gate_html,
+            ini_archive=_ini_path(config, "model_gate_archive"),
+            ini_report=_ini_path(config, "model_gate_report"), ini_base=ini_base)
+    except ModelGateError as exc:
+        raise pytest.UsageError(f"model-gate: {exc}") from None
+    on_review = opt.model_gate_review or settings.config.on_review
+    invocation = config.invocation_params.dir
+    summaries: dict[Path, str] = {}
+    for arg in opt.model_gate:
+        path = (invocation / arg).resolve()
+        summaries.setdefault(path, arg)
+    return GateSession(settings=settings, on_review=on_review, summaries=summaries)
+
+
+def _refers_to(arg: str, path: Path, invocation: Path) -> bool:
+    base = arg.split("::", 1)[0]
+    try:
+        return (invocation / base).resolve() == path
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.option.model_gate:
+        return
+    session = _build_session(config)
+    config.stash[gate_session_key] = session
+    # A summary counts as a path argument: alone it replaces testpaths / the current
+    # directory; beside the user's own paths it is added to them.
+    invocation = config.invocation_params.dir
+    extra = [arg for path, arg in session.summaries.items()
+             if not any(_refers_to(a, path, invocation) for a in config.args)]
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [arg for arg in session.summaries.values()]
+        config.args_source = pytest.Config.ArgsSource.ARGS
+    else:
+        config.args = [*config.args, *extra]
+    config.pluginmanager.register(SummaryCollector(session), "model-gate-collector")
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(GateController(config, session), "model-gate-controller")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = config.stash.get(gate_session_key, None)
+    if session is None:
+        return None
+    s = session.settings
+    source = str(s.config_path) if s.config_path else "built-in defaults"
+    return (f"model-gate: config {source} (sha256 {s.config.digest()[:12]}), "
+            f"archive {s.archive or 'off'}, report {s.report or 'off'}")
+
+
+# --- collection ------------------------------------------------------------------------------
+
+class SummaryCollector:
+    """Registered only when --model-gate is given: collects exactly the named summaries."""
+
+    def __init__(self, session: GateSession) -> None:
+        self.session = session
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
+                            ) -> SummaryFile | None:
+        if file_path in self.session.summaries:
+            return SummaryFile.from_parent(parent, path=file_path, gate=self.session)
+        return None
+
+
+class SummaryFile(pytest.File):
+    """A training summary: one item per model, in the summary's order."""
+
+    def __init__(self, *, gate: GateSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+
+    def collect(self) -> Iterator[ModelItem]:
+        try:
+            gated = self.gate.gate(self.path)
+        except ModelGateError as exc:
+            raise self.CollectError(f"model-gate: {exc}") from None
+        for assessment in gated.assessments:
+            yield ModelItem.from_parent(self, name=assessment.model_id, assessment=assessment,
+                                        on_review=self.gate.on_review)
+
+
+def _properties(a: Assessment) -> list[tuple[str, object]]:
+    """JUnit properties: plain str/int/float only (they cross the xdist wire)."""
+    props: list[tuple[str, object]] = [("model_id", a.model_id), ("symbol", a.symbol),
+                                       ("classification", a.classification)]
+    for m in a.metrics:
+        props.append((m.name, m.finite_value if m.finite_value is not None
+                      else fmt_value(m.value)))
+    props.append(("flags", ",".join(a.flags)))
+    if a.best_idx is not None:
+        props.append(("best_idx", a.best_idx))
+    if a.checkpoint_update is not None:
+        props.append(("checkpoint_update", a.checkpoint_update))
+    return props
+
+
+class ModelItem(pytest.Item):
+    """One model's verdict as a test."""
+
+    def __init__(self, *, assessment: Assessment, on_review: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.assessment = assessment
+        self.on_review = on_review
+        self.user_properties.extend(_properties(assessment))
+        if assessment.classification == "REVIEW" and on_review == "xfail":
+            self.add_marker(pytest.mark.xfail(reason=explain(assessment),
+                                              raises=ModelNeedsReview, strict=False))
+
+    def runtest(self) -> None:
+        a = self.assessment
+        if a.classification == "DROP":
+            raise ModelDropped(explain(a))
+        if a.classification == "REVIEW" and self.on_review != "pass":
+            raise ModelNeedsReview(explain(a))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, GateVerdict):
+            return excinfo.value.text
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"model {self.name}"
+
+
+# --- controller: archive, report, terminal summary ----------------------------------------
+
+class GateController:
+    """Once-per-session work; registered on the controller only (never on xdist workers)."""
+
+    def __init__(self, config: pytest.Config, session: GateSession) -> None:
+        self.config = config
+        self.session = session
+        self.published: PublishResult | None = None
+        self.results: list[GatedSummary] = []
+        self.failed: list[ModelGateError] = []
+        self.skipped_reason: str | None = None
+
+    def _gate_all(self) -> None:
+        for path in self.session.summaries:
+            try:
+                self.results.append(self.session.gate(path))
+            except ModelGateError as exc:
+                self.failed.append(exc)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._gate_all()
+        if self.failed:
+            self.skipped_reason = "a summary could not be gated"
+            return
+        if self.config.option.collectonly:
+            self.skipped_reason = "--collect-only"
+            return
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                          pytest.ExitCode.INTERNAL_ERROR):
+            self.skipped_reason = "the session was interrupted"
+            return
+        self.published = publish(self.results, self.session.settings)
+        if self.published.errors and session.exitstatus in (pytest.ExitCode.OK,
+                                                            pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = EXIT_ARCHIVE_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        if not self.results:
+            return
+        verbose = self.config.option.verbose > 0
+        tr.section("model gate")
+        for gated in self.results:
+            c = counts(gated.assessments)
+            tr.write_line(f"{gated.summary.source}: {len(gated.assessments)} models: "
+                          + ", ".join(f"{c[t]} {t}" for t in TIERS))
+            for tier in ("DROP", "REVIEW"):
+                rows = [a for a in gated.assessments if a.classification == tier]
+                shown = rows if verbose else rows[:TERMINAL_LIST_LIMIT]
+                for a in shown:
+                    tr.write_line(f"  {a.model_id}: {reason_line(a)}",
+                                  red=tier == "DROP", yellow=tier == "REVIEW")
+                if len(rows) > len(shown):
+                    tr.write_line(f"  ... and {len(rows) - len(shown)} more {tier} models "
+                                  "(-v lists all; the report has every model)")
+            advice = [(a, checkpoint_advice(a)) for a in gated.assessments if a.use_checkpoint]
+            shown_advice = advice if verbose else advice[:TERMINAL_LIST_LIMIT]
+            for a, text in shown_advice:
+                tr.write_line(f"  checkpoint: {a.model_id}: {text}")
+            if len(advice) > len(shown_advice):
+                tr.write_line(f"  ... and {len(advice) - len(shown_advice)} more checkpoint "
+                              "recommendations (-v lists all)")
+        p = self.published
+        if p is None:
+            if self.skipped_reason:
+                tr.write_line(f"model-gate: nothing archived or reported ({self.skipped_reason})")
+            return
+        for gated, run_id, reused in zip(self.results, p.run_ids, p.reused, strict=False):
+            if run_id is not None:
+                verb = "already archived as run" if reused else "archived as run"
+                tr.write_line(f"model-gate: {gated.summary.source} {verb} {run_id} in {p.archive}")
+        if p.report:
+            tr.write_line(f"model-gate: report written to {p.report}")
+        if p.html:
+            tr.write_line(f"model-gate: HTML report written to {p.html}")
+        for error in p.errors:
+            tr.write_line(f"model-gate: ERROR: {error}", red=True, bold=True)
+

@@ -25,6 +25,7 @@ class GateSettings:
     archive: str | None
     report: str | None
     html: str | None
+    baseline_archive: str | None = None  # where baselines are read (even with archiving off)
 
 
 def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Path,
@@ -50,9 +51,11 @@ def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Pat
         value: str | None = getattr(config, key)
         return resolve_output(value, file_base if key in explicit else base_dir)
 
-    archive_at = None if no_archive else pick(archive, ini_archive, "archive")
-    return GateSettings(config=config, config_path=path, archive=archive_at,
-                        report=pick(report, ini_report, "report"), html=pick(html, None, "html"))
+    archive_at = pick(archive, ini_archive, "archive")
+    return GateSettings(config=config, config_path=path,
+                        archive=None if no_archive else archive_at,
+                        report=pick(report, ini_report, "report"), html=pick(html, None, "html"),
+                        baseline_archive=archive_at)
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,31 @@ class GatedSummary:
     assessments: list[Assessment]
 
 
-def gate_file(path: str | Path, config: GateConfig,
-              baselines: dict[str, dict[str, BaselineValue]] | None = None) -> GatedSummary:
-    """Load one summary (errors are SummaryError) and gate every model in it."""
-    summary = load_summary(path, config)
+def gate_file(path: str | Path, settings: GateSettings, *,
+              source: str | None = None) -> GatedSummary:
+    """Load one summary (errors are SummaryError) and gate every model in it.
+
+    With a `baseline:` config the archive is read once for the whole summary.
+    """
+    config = settings.config
+    summary = load_summary(path, config, source=source)
+    baselines = read_baselines(summary, config, settings.baseline_archive)
     return GatedSummary(summary, assess_all(summary.models, config, baselines))
+
+
+def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | None
+                   ) -> dict[str, dict[str, BaselineValue]] | None:
+    """Per model id, the archived baseline values (None when baselines are off)."""
+    if config.baseline is None:
+        return None
+    if archive is None:
+        return {m.id: {} for m in summary.models}
+    from .archive import TrainingArchiveManager
+
+    manager = TrainingArchiveManager(archive, config=config)
+    return manager.baseline_values(
+        [m.id for m in summary.models], against=config.baseline.against,
+        window=config.baseline.window, metrics=list(config.metrics))
 
 
 @dataclass

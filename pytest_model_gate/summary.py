@@ -330,9 +330,13 @@ def decode_summary(raw: bytes, source: str, *, yaml_format: bool = False) -> Any
         raise SummaryError("invalid JSON: nested too deeply", file=source) from None
 
 
-def load_summary(path: str | Path, config: GateConfig | None = None) -> TrainingSummary:
-    """Read a summary file (UTF-8 JSON, or YAML by extension) and normalise it."""
-    source = str(path)
+def load_summary(path: str | Path, config: GateConfig | None = None, *,
+                 source: str | None = None) -> TrainingSummary:
+    """Read a summary file (UTF-8 JSON, or YAML by extension) and normalise it.
+
+    `source` is how messages and records name the file (default: the path as given).
+    """
+    source = source if source is not None else str(path)
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:

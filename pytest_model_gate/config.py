@@ -114,9 +114,11 @@ class BaselineConfig(_Strict):
 def _builtin_metrics() -> dict[str, dict[str, Any]]:
     return {
         "fitness": {"key": "fitness_score", "aliases": ("fitness", "final_fitness"),
-                    "higher_is_better": True, "approved": 0.70, "review": 0.50, "flag": "LOW_FITNESS"},
+                    "higher_is_better": True, "approved": 0.70, "review": 0.50,
+                    "flag": "LOW_FITNESS"},
         "profit_factor": {"key": "profit_factor", "aliases": ("pf", "final_pf"),
-                          "higher_is_better": True, "approved": 1.8, "review": 1.3, "flag": "LOW_PF"},
+                          "higher_is_better": True, "approved": 1.8, "review": 1.3,
+                          "flag": "LOW_PF"},
         "consistency": {"key": "consistency", "aliases": ("final_consistency",),
                         "higher_is_better": True, "approved": 0.85, "review": 0.65,
                         "flag": "LOW_CONSISTENCY"},
@@ -300,12 +302,14 @@ def _line_map(text: str) -> dict[tuple[str | int, ...], int]:
                     raise ConfigError(f"duplicate key {key!r}", place=_format_loc(path) or None,
                                       line=key_node.start_mark.line + 1)
                 seen.add(key)
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*path, key))
+                key_path = (*path, key)
+                lines[key_path] = key_node.start_mark.line + 1
+                walk(value_node, key_path)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
+                item_path = (*path, i)
+                lines[item_path] = item.start_mark.line + 1
+                walk(item, item_path)
 
     if root is not None:
         walk(root, ())
@@ -347,8 +351,9 @@ def _config_error(exc: ValidationError, file: str,
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         allowed = list(_model_at(loc[:-1]).model_fields)
-        return ConfigError(f"unknown key {key!r}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
-                           file=file, place=_format_loc(loc), line=line)
+        return ConfigError(
+            f"unknown key {key!r}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
+            file=file, place=_format_loc(loc), line=line)
     if err["type"] == "literal_error":
         got = _show(err.get("input"))
         return ConfigError(f"{msg}, got {got}", file=file, place=_format_loc(loc), line=line)
@@ -449,7 +454,8 @@ class ModelGatingConfig:
     def to_gate_config(self) -> GateConfig:
         return parse_config({
             "metrics": {
-                "fitness": {"approved": self.approved_min_fitness, "review": self.review_min_fitness},
+                "fitness": {"approved": self.approved_min_fitness,
+                            "review": self.review_min_fitness},
                 "profit_factor": {"approved": self.approved_min_pf, "review": self.review_min_pf},
                 "consistency": {"approved": self.approved_min_consistency,
                                 "review": self.review_min_consistency},

@@ -6,6 +6,7 @@ what lets the plugin, the CLI and the archive give the same verdict for the same
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +148,7 @@ def analyse_history(metric: str, history: Sequence[float | None], final: float |
         if v > peak:
             peak_idx, peak = i, v
     scale = abs(peak) if peak != 0 else 1.0
-    largest_drop = max((a[1] - b[1] for a, b in zip(points, points[1:], strict=False)),
+    largest_drop = max((a[1] - b[1] for a, b in itertools.pairwise(points)),
                        default=0.0)
     oscillation = max(largest_drop, 0.0) / scale
     decline: float | None = None
@@ -255,7 +256,7 @@ def assess_all(models: Sequence[SummaryModel], config: GateConfig | None = None,
 
 def counts(assessments: Sequence[Assessment]) -> dict[str, int]:
     """Models per class, always with all three keys in APPROVED, REVIEW, DROP order."""
-    out = dict.fromkeys(TIERS, 0)
+    out: dict[str, int] = dict.fromkeys(TIERS, 0)
     for a in assessments:
         out[a.classification] += 1
     return out

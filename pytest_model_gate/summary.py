@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,8 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
             del series[name]
         else:
             series[name] = MetricSeries(final=current.final, history=hist)
+    for name in bad:  # e.g. a good scalar beside a bad `_history`: the entry is not a metric
+        series.pop(name, None)
     return series, bad
 
 
@@ -211,6 +213,14 @@ def _model_id(raw_id: Any, place: str, source: str) -> str:
     if not model_id.strip():
         raise SummaryError("a model id must not be empty", file=source, place=place)
     return model_id
+
+
+def _claim_id(seen: dict[str, str], model_id: str, place: str, source: str) -> None:
+    """Model ids are unique: the second use of one is an error naming both places."""
+    if model_id in seen:
+        raise SummaryError(f"model id {model_id!r} is used twice (first at {seen[model_id]})",
+                           file=source, place=place)
+    seen[model_id] = place
 
 
 def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
@@ -253,6 +263,7 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
         for raw_id, obj in container.items():
             place = _key_place(container_key, str(raw_id))
             model_id = _model_id(raw_id, place, source)
+            _claim_id(seen, model_id, place, source)  # YAML keys 1 and "1" are one id
             models.append(_parse_model(model_id, obj, place, run_interval, source))
     elif isinstance(container, list):
         for i, obj in enumerate(container):
@@ -265,10 +276,7 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
                 raise SummaryError('a model needs an "id", "name" or "symbol"', file=source,
                                    place=place)
             model_id = _model_id(obj[id_key], f"{place}.{id_key}", source)
-            if model_id in seen:
-                raise SummaryError(f"model id {model_id!r} is used twice (first at {seen[model_id]})",
-                                   file=source, place=place)
-            seen[model_id] = place
+            _claim_id(seen, model_id, place, source)
             models.append(_parse_model(model_id, obj, place, run_interval, source))
     else:
         raise SummaryError(f"expected an object or a list of models, got {_show(container)}",
@@ -305,6 +313,29 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a duplicate key (it would silently hide a model)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            continue  # construct_mapping reports it
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {json.dumps(key, ensure_ascii=False, default=str)}",
+                key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def decode_summary(raw: bytes, source: str, *, yaml_format: bool = False) -> Any:
     """Bytes -> Python data (JSON with NaN/Infinity tokens, or YAML); errors name the file."""
     try:
@@ -313,7 +344,7 @@ def decode_summary(raw: bytes, source: str, *, yaml_format: bool = False) -> Any
         raise SummaryError(f"not valid UTF-8 (byte {exc.start})", file=source) from None
     if yaml_format:
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc)
@@ -344,7 +375,8 @@ def load_summary(path: str | Path, config: GateConfig | None = None, *,
     except IsADirectoryError:
         raise SummaryError("is a directory, not a summary file", file=source) from None
     except OSError as exc:
-        raise SummaryError(f"cannot read summary file: {exc.strerror or exc}", file=source) from None
+        raise SummaryError(f"cannot read summary file: {exc.strerror or exc}",
+                           file=source) from None
     is_yaml = Path(path).suffix.lower() in (".yaml", ".yml")
     data = decode_summary(raw, source, yaml_format=is_yaml)
     return parse_summary(data, source=source, raw=raw, config=config)

@@ -44,6 +44,15 @@ def _show(value: Any) -> str:
 Bound = Annotated[float, BeforeValidator(_finite_number)]
 
 
+def _names(value: Any) -> Any:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ValueError(f"expected a list of summary keys, got {_show(value)}")
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -52,7 +61,7 @@ class MetricSpec(_Strict):
     """One gated metric: where to read it, which way is better, its two bounds."""
 
     key: str = Field(min_length=1)
-    aliases: tuple[str, ...] = ()
+    aliases: Names = ()
     higher_is_better: bool = True
     approved: Bound
     review: Bound
@@ -141,8 +150,6 @@ def _complete_metric(name: str, raw: Any) -> Any:
     merged.setdefault("key", name)
     hib = merged.get("higher_is_better", True)
     merged.setdefault("flag", f"{'LOW' if hib is not False else 'HIGH'}_{name.upper()}")
-    if "aliases" in merged and isinstance(merged["aliases"], list):
-        merged["aliases"] = tuple(merged["aliases"])
     return merged
 
 
@@ -171,9 +178,6 @@ class GateConfig(_Strict):
         metrics = data.get("metrics")
         if isinstance(metrics, Mapping):
             data["metrics"] = {str(n): _complete_metric(str(n), m) for n, m in metrics.items()}
-            for spec in data["metrics"].values():
-                if isinstance(spec, dict) and isinstance(spec.get("aliases"), list):
-                    spec["aliases"] = tuple(spec["aliases"])
         if isinstance(data.get("overrides"), list):
             data["overrides"] = tuple(data["overrides"])
         return data

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -100,22 +102,29 @@ def symbol_of(model_id: str, symbol: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, bool):
+    if isinstance(value, str):  # what json.dumps(value, ensure_ascii=False) gives, faster
+        text = encode_basestring(value)
+    elif isinstance(value, bool):
         return "true" if value else "false"
-    if value is None:
+    elif value is None:
         return "null"
-    if isinstance(value, (dict, list)):
+    elif isinstance(value, (dict, list)):
         return "an object" if isinstance(value, dict) else "a list"
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:
-        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except ValueError:
+            text = repr(value)
     return text if len(text) <= 60 else text[:57] + '..."'
 
 
+_SIMPLE_KEY = re.compile(r"[\w-]+")  # \w is exactly str.isalnum() plus "_"
+
+
 def _key_place(base: str, key: str) -> str:
-    simple = key and all(c.isalnum() or c in "_-" for c in key)
-    return f"{base}.{key}" if simple else f"{base}[{json.dumps(key, ensure_ascii=False)}]"
+    if _SIMPLE_KEY.fullmatch(key):
+        return f"{base}.{key}"
+    return f"{base}[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def _number(value: Any) -> float | None:
@@ -131,31 +140,45 @@ def _number(value: Any) -> float | None:
 
 
 class _BadEntry(Exception):
-    def __init__(self, place: str, message: str) -> None:
+    """An entry that cannot be a metric. Its place is only spelled out when it is kept
+    (`problem`): most models have a few such fields (symbol, model_path) that nothing reads."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
         super().__init__(message)
-        self.problem: Problem = (place, message)
+        self.message = message
+        self.index = index
+
+    def problem(self, where: str) -> Problem:
+        return (where if self.index is None else f"{where}[{self.index}]", self.message)
 
 
-def _history(values: list[Any], place: str) -> tuple[float | None, ...]:
+_PLAIN_POINTS = frozenset((float, type(None)))  # points that _number() returns unchanged
+
+
+def _history(values: list[Any]) -> tuple[float | None, ...]:
+    if _PLAIN_POINTS.issuperset(map(type, values)):  # the common case: floats and nulls
+        return tuple(values)
     out: list[float | None] = []
     for i, v in enumerate(values):
         try:
             out.append(_number(v))
         except TypeError:
-            raise _BadEntry(f"{place}[{i}]", f"expected a number, got {_show(v)}") from None
+            raise _BadEntry(f"expected a number, got {_show(v)}", i) from None
     return tuple(out)
 
 
-def _entry(value: Any, where: str) -> MetricSeries:
+def _entry(value: Any) -> MetricSeries:
     """One metric entry: a number, null, or a history whose last point is the final value."""
     if isinstance(value, list):
-        hist = _history(value, where)
+        hist = _history(value)
         return MetricSeries(final=hist[-1] if hist else None, history=hist)
     try:
         return MetricSeries(final=_number(value))
     except TypeError:
-        raise _BadEntry(where, "expected a number or a list of numbers, "
-                               f"got {_show(value)}") from None
+        raise _BadEntry(_NOT_A_METRIC + _show(value)) from None
+
+
+_NOT_A_METRIC = "expected a number or a list of numbers, got "
 
 
 def _normalise_metrics(block: Mapping[str, Any], place: str
@@ -166,18 +189,24 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
     histories: dict[str, tuple[float | None, ...]] = {}
     for raw_key, value in block.items():
         key = str(raw_key)
-        where = _key_place(place, key)
         is_history = key.endswith(HISTORY_SUFFIX) and len(key) > len(HISTORY_SUFFIX)
         name = key[: -len(HISTORY_SUFFIX)] if is_history else key
+        if not is_history:  # fast paths for the two commonest scalars, same results
+            if type(value) is float or value is None:  # what _number() returns unchanged
+                series[name] = MetricSeries(final=value)
+                continue
+            if type(value) is str:  # a label (symbol, model_path, ...): not a metric
+                bad[name] = (_key_place(place, key), _NOT_A_METRIC + _show(value))
+                continue
         try:
             if not is_history:
-                series[name] = _entry(value, where)
+                series[name] = _entry(value)
             elif isinstance(value, list):
-                histories[name] = _history(value, where)
+                histories[name] = _history(value)
             else:
-                raise _BadEntry(where, f"expected a list of numbers, got {_show(value)}")
+                raise _BadEntry(f"expected a list of numbers, got {_show(value)}")
         except _BadEntry as exc:
-            bad[name] = exc.problem
+            bad[name] = exc.problem(_key_place(place, key))
     for name, hist in histories.items():
         if name in bad:
             continue
@@ -305,11 +334,14 @@ def check_gated_metrics(summary: TrainingSummary, lookups: Iterable[Sequence[str
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise SummaryError(f"duplicate key {json.dumps(key, ensure_ascii=False)} in an object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # some key repeats: name the first one that does
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise SummaryError(
+                    f"duplicate key {json.dumps(key, ensure_ascii=False)} in an object")
+            seen.add(key)
     return out
 
 

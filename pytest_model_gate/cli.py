@@ -15,6 +15,7 @@ from .config import GateConfig
 from .errors import ModelGateError
 from .formatting import checkpoint_advice, fmt_value, table
 from .gating import TIERS, counts
+from .records import to_json
 from .runner import GatedSummary, GateSettings, gate_file, publish, resolve_settings
 
 EXIT_OK, EXIT_DROPPED, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 1, 2, 3
@@ -76,7 +77,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if fmt == "json":
         docs = [dict(section.document) for section in published.sections]
         out = docs[0] if len(docs) == 1 else {"schema": 1, "runs": docs}
-        sys.stdout.write(json.dumps(out, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        sys.stdout.write(to_json(out) + "\n")  # = json.dumps(indent=1, ensure_ascii=False)
     elif fmt == "markdown":
         from .report import render_markdown
         sys.stdout.write(render_markdown(published.sections))
@@ -139,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("path", nargs="?", default="gate.yaml")
     init.set_defaults(func=cmd_init)
 
-    from . import cli_archive
+    from . import cli_archive, cli_report
     cli_archive.add_commands(sub)
+    cli_report.add_commands(sub)
     return parser
 
 

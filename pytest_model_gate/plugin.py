@@ -8,6 +8,7 @@ registered on the controller only, as pytest-xdist workers must not write anythi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +175,24 @@ class SummaryCollector:
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
                             ) -> SummaryFile | None:
         if file_path in self.session.summaries:
-            return SummaryFile.from_parent(parent, path=file_path, gate=self.session)
+            return SummaryFile.from_parent(parent, path=file_path, gate=self.session,
+                                           nodeid=_file_nodeid(file_path, parent.config))
         return None
+
+
+def _file_nodeid(path: Path, config: pytest.Config) -> str | None:
+    """None (pytest's own id) inside the rootdir. Outside it pytest would give the file the
+    empty id (`::AAPL_1Hour`, the same for every summary); use its path relative to the
+    rootdir instead (`../runs/summary.json::AAPL_1Hour`), absolute across drives."""
+    try:
+        path.relative_to(config.rootpath)
+        return None
+    except ValueError:
+        pass
+    try:
+        return Path(os.path.relpath(path, config.rootpath)).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 class SummaryFile(pytest.File):
@@ -191,8 +208,13 @@ class SummaryFile(pytest.File):
         except ModelGateError as exc:
             raise self.CollectError(f"model-gate: {exc}") from None
         for assessment in gated.assessments:
+            # The node id is given as a string so that pytest >= 9 parses it exactly as it
+            # parses the ids it stored (--lf cache, xdist reports): an id with `::` or `[`
+            # otherwise gets a structured id that never equals the parsed one, and --lf
+            # silently drops those models.
             yield ModelItem.from_parent(self, name=assessment.model_id, assessment=assessment,
-                                        on_review=self.gate.on_review)
+                                        on_review=self.gate.on_review,
+                                        nodeid=f"{self.nodeid}::{assessment.model_id}")
 
 
 def _properties(a: Assessment) -> list[tuple[str, object]]:
@@ -251,6 +273,11 @@ class GateController:
         self.results: list[GatedSummary] = []
         self.failed: list[ModelGateError] = []
         self.skipped_reason: str | None = None
+        self.collection_failed = False  # a collection error was reported (here or by a worker)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_failed = True
 
     def _gate_all(self) -> None:
         for path in self.session.summaries:
@@ -264,6 +291,12 @@ class GateController:
         self._gate_all()
         if self.failed:
             self.skipped_reason = "a summary could not be gated"
+            # A bad summary is a collection error: exit 2, as pytest alone gives. Under
+            # pytest-xdist a collection error on the workers ends the run with 1 instead.
+            if (self.collection_failed and not self.config.option.continue_on_collection_errors
+                    and session.exitstatus in (pytest.ExitCode.OK,
+                                               pytest.ExitCode.TESTS_FAILED)):
+                session.exitstatus = pytest.ExitCode.INTERRUPTED
             return
         if self.config.option.collectonly:
             self.skipped_reason = "--collect-only"

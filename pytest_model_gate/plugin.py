@@ -8,6 +8,7 @@ registered on the controller only, as pytest-xdist workers must not write anythi
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,9 +150,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args_source = pytest.Config.ArgsSource.ARGS
     else:
         config.args = [*config.args, *extra]
+    if not hasattr(config, "workerinput"):
+        _warn_space_form_outside(config)
     config.pluginmanager.register(SummaryCollector(session), "model-gate-collector")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateController(config, session), "model-gate-controller")
+
+
+def _warn_space_form_outside(config: pytest.Config) -> None:
+    """`--model-gate /elsewhere/s.json` (space form) let pytest pick the rootdir from that
+    path, so the project's ini file and gate.yaml may have been skipped: say so."""
+    args = [str(a) for a in config.invocation_params.args]
+    invocation = config.invocation_params.dir
+    for flag, value in itertools.pairwise(args):
+        if flag != "--model-gate":
+            continue
+        path = (invocation / value).resolve()
+        if not path.is_relative_to(invocation.resolve()):
+            config.issue_config_time_warning(pytest.PytestConfigWarning(
+                f"model-gate: {value} is outside the current directory and was given as "
+                f"`--model-gate {value}`, so pytest chose the rootdir ({config.rootpath}) "
+                f"from it; write `--model-gate={value}` to keep the project's rootdir, ini "
+                "file and gate.yaml"), stacklevel=2)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

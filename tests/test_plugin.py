@@ -310,6 +310,23 @@ def test_summary_outside_project_equals_form(pytester: pytest.Pytester,
     assert lines_starting(result, f"model-gate: config {project / 'gate.yaml'} ")
 
 
+def test_space_form_outside_project_warns(pytester: pytest.Pytester,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The space form with a summary outside the project lets pytest pick another rootdir:
+    the plugin cannot undo that, so it says so and names the `=` form."""
+    project = pytester.mkdir("project")
+    project.joinpath("tox.ini").write_text("[pytest]\ntestpaths = tests\n", encoding="utf-8")
+    write_json(pytester, "out/s.json", SMALL)
+    monkeypatch.chdir(project)
+    result = pytester.runpytest("--model-gate", "../out/s.json", NO_ARCHIVE)
+    result.assert_outcomes(passed=1, xfailed=1, failed=1, warnings=1)
+    text = output(result)
+    assert "PytestConfigWarning: model-gate: ../out/s.json is outside the current directory" in text
+    assert "write `--model-gate=../out/s.json`" in text
+    quiet = pytester.runpytest("--model-gate=../out/s.json", NO_ARCHIVE)
+    assert "is outside the current directory" not in output(quiet)
+
+
 # --- hostile model ids -----------------------------------------------------------------------
 
 def test_hostile_ids_collect_report_and_rerun(run: Runner, pytester: pytest.Pytester) -> None:

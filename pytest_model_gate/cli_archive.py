@@ -1,11 +1,209 @@
-"""Archive commands of `model-gate` (runs, show, approved, history, reindex, report)."""
+"""Archive commands of `model-gate`: runs, show, approved, history, reindex.
+
+Each takes `--archive A` (default: the `archive` of ./gate.yaml, else training_archives) and
+`--format text|json`. An unknown run, symbol or model is a one-line error with exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+from .errors import ArchiveError, ModelGateError
+from .formatting import fmt_value, table
+from .gating import TIERS
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 2, 3
+DEFAULT_ARCHIVE = "training_archives"
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    print(f"model-gate: error: {message}", file=sys.stderr)
+    return code
+
+
+def _archive_location(args: argparse.Namespace) -> str:
+    if args.archive:
+        return str(args.archive)
+    from .runner import resolve_settings
+
+    cwd = Path.cwd()
+    settings = resolve_settings(config_file=None, search_dir=cwd, base_dir=cwd)
+    return settings.archive or DEFAULT_ARCHIVE
+
+
+def _manager(args: argparse.Namespace) -> Any:
+    """The archive to read; a local folder that does not exist is an error, not created."""
+    from .archive import TrainingArchiveManager
+    from .storage import LocalStorage
+
+    location = _archive_location(args)
+    manager = TrainingArchiveManager(location)
+    storage = manager.storage
+    if isinstance(storage, LocalStorage) and not storage.root.is_dir():
+        raise ArchiveError(f"no archive at {location}")
+    return manager
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _print(lines: list[str]) -> None:
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _run(func: Any, args: argparse.Namespace, *, write_code: int = EXIT_BAD_INPUT) -> int:
+    try:
+        code: int = func(args)
+    except ArchiveError as exc:
+        return _fail(str(exc), write_code if not str(exc).startswith("no archive at") else
+                     EXIT_BAD_INPUT)
+    except ModelGateError as exc:
+        return _fail(str(exc))
+    return code
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def _runs(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    runs = manager.list_runs()
+    if args.format == "json":
+        _json(runs)
+        return EXIT_OK
+    if not runs:
+        print(f"no runs in archive {manager.location}")
+        return EXIT_OK
+    rows = [[r["run_id"], *(str(r.get("counts", {}).get(t, 0)) for t in TIERS),
+             str(r.get("models", "")), str(r.get("source", ""))] for r in runs]
+    _print(table(rows, ["run", *TIERS, "models", "summary"]))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    run_id = manager.resolve_run(args.run)
+    doc = manager.load_document(run_id)
+    if args.format == "json":
+        _json(doc)
+        return EXIT_OK
+    counts = doc.get("counts", {})
+    summary = doc.get("summary", {})
+    lines = [f"run {run_id}",
+             f"summary: {summary.get('path')} (sha256 {str(summary.get('sha256'))[:16]})",
+             f"config sha256: {str(doc.get('config_sha256'))[:16]}",
+             "counts: " + ", ".join(f"{counts.get(t, 0)} {t}" for t in TIERS),
+             f"folder: {manager.storage.url_of(run_id)}", ""]
+    names: list[str] = list(doc.get("config", {}).get("metrics", {}))
+    rows = []
+    for m in doc.get("models", []):
+        metrics = m.get("metrics", {})
+        cells = [fmt_value(metrics.get(n, {}).get("value")) for n in names]
+        rows.append([m["id"], m["classification"], *cells, ",".join(m.get("flags", [])) or "-"])
+    lines += table(rows, ["model", "class", *names, "flags"])
+    _print(lines)
+    return EXIT_OK
+
+
+def _approved(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    run_id = manager.resolve_run(args.run)
+    models = manager.get_approved_models(run_id)
+    if args.format == "json":
+        _json({"run_id": run_id, "approved": models})
+    elif models:
+        _print(models)
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    try:
+        entries = manager.get_symbol_history(args.target)
+        kind = "symbol"
+    except ArchiveError:
+        try:
+            entries = manager.get_model_history(args.target)
+            kind = "model"
+        except ArchiveError:
+            raise ArchiveError(f"unknown symbol or model {args.target!r} in archive "
+                               f"{manager.location}") from None
+    names: list[str] = []
+    for e in entries:
+        for n in e["metrics"]:
+            if n not in names:
+                names.append(n)
+    if args.metric is not None:
+        if args.metric not in names:
+            raise ArchiveError(f"unknown metric {args.metric!r} for {kind} {args.target!r}; "
+                               f"archived metrics: {', '.join(names) or 'none'}")
+        names = [args.metric]
+    if args.last is not None:
+        entries = entries[-args.last:] if args.last > 0 else []
+    if args.format == "json":
+        if args.metric is not None:
+            entries = [{**e, "metrics": {args.metric: e["metrics"].get(args.metric)}}
+                       for e in entries]
+        _json(entries)
+        return EXIT_OK
+    rows = [(e["run_id"], e["model_id"], e["classification"],
+             *[fmt_value(e["metrics"].get(n)) for n in names], ",".join(e["flags"]) or "-")
+            for e in entries]
+    _print(_fast_table(rows, ("run", "model", "class", *names, "flags")))
+    return EXIT_OK
+
+
+def _fast_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    """formatting.table's layout, with one %-format per row (history can be 10,000s of rows)."""
+    if not rows:
+        return table([], list(header))
+    columns = zip(*rows, strict=True)
+    widths = [max(len(h), *map(len, col)) for h, col in zip(header, columns, strict=True)]
+    fmt = "  ".join(f"%-{w}s" for w in widths[:-1]) + "  %s"
+    return [(fmt % row).rstrip() for row in (header, *rows)]
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    count = manager.reindex()
+    if args.format == "json":
+        _json({"archive": manager.location, "runs": count})
+    else:
+        print(f"reindexed {manager.location}: {count} runs")
+    return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
     """Register the archive subcommands on the `model-gate` parser."""
-    _ = (sub, argparse)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--archive", metavar="A",
+                        help="archive folder or fsspec URL (default: gate.yaml's `archive`, "
+                             f"else {DEFAULT_ARCHIVE})")
+    common.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("runs", parents=[common], help="list archived runs, oldest first")
+    p.set_defaults(func=lambda a: _run(_runs, a))
+
+    p = sub.add_parser("show", parents=[common], help="show one archived run")
+    p.add_argument("run", help="run id (or 'latest')")
+    p.set_defaults(func=lambda a: _run(_show, a))
+
+    p = sub.add_parser("approved", parents=[common],
+                       help="APPROVED model ids of a run (default: the latest)")
+    p.add_argument("run", nargs="?", default=None, help="run id (default: latest)")
+    p.set_defaults(func=lambda a: _run(_approved, a))
+
+    p = sub.add_parser("history", parents=[common],
+                       help="every archived verdict of a symbol or model, oldest first")
+    p.add_argument("target", metavar="SYMBOL_OR_MODEL")
+    p.add_argument("--metric", metavar="M", help="show only this metric")
+    p.add_argument("--last", metavar="N", type=int, help="only the last N entries")
+    p.set_defaults(func=lambda a: _run(_history, a))
+
+    p = sub.add_parser("reindex", parents=[common],
+                       help="rebuild index.json and the views from the commit records")
+    p.set_defaults(func=lambda a: _run(_reindex, a, write_code=EXIT_OUTPUT_FAILED))

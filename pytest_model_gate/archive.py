@@ -28,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import os
@@ -339,6 +340,12 @@ class _Scan:
 
     def find(self, summary_sha: str, config_sha: str) -> str | None:
         """The latest committed run of this summary under this config, if any."""
+        matches = [r for r in self.runs_of(summary_sha)
+                   if self.record(r).get("config_sha256") == config_sha]
+        return max(matches) if matches else None
+
+    def runs_of(self, summary_sha: str) -> list[str]:
+        """The committed runs of this summary (whatever their config)."""
         found: set[str] = set()
         if self.index is not None:
             raw = self.index.raw
@@ -353,9 +360,7 @@ class _Scan:
         for rid, rec in self.committed.items():
             if rec is not None and rec.get("summary_sha256") == summary_sha:
                 found.add(rid)
-        matches = [r for r in found if self.record(r).get("summary_sha256") == summary_sha
-                   and self.record(r).get("config_sha256") == config_sha]
-        return max(matches) if matches else None
+        return [r for r in found if self.record(r).get("summary_sha256") == summary_sha]
 
 
 # --- the manager ---------------------------------------------------------------------------
@@ -387,7 +392,8 @@ class TrainingArchiveManager:
         if cfg.baseline is not None:
             baselines = self.baseline_values(
                 [m.id for m in summary.models], against=cfg.baseline.against,
-                window=cfg.baseline.window, metrics=list(cfg.metrics))
+                window=cfg.baseline.window, metrics=list(cfg.metrics),
+                summary_sha256=hashlib.sha256(_summary_bytes(summary)).hexdigest())
         assessments = assess_all(summary.models, cfg, baselines)
         return self.archive_gated(summary, assessments, force=force)
 
@@ -867,10 +873,17 @@ class TrainingArchiveManager:
     # -- baselines ----------------------------------------------------------------------
 
     def baseline_values(self, model_ids: Iterable[str], *, against: str, window: int,
-                        metrics: Sequence[str]) -> dict[str, dict[str, BaselineValue]]:
+                        metrics: Sequence[str], summary_sha256: str | None = None
+                        ) -> dict[str, dict[str, BaselineValue]]:
         """Per model, per metric: the median of its last `window` finite archived values in
         the runs `against` selects ("last": runs holding the model; "last_approved": runs
-        where it was APPROVED); `run_id` is the latest run used. Unknown models -> {}."""
+        where it was APPROVED); `run_id` is the latest run used. Unknown models -> {}; a
+        metric with no finite value in the selected runs -> value NaN, `run_id` the latest
+        selected run.
+
+        `summary_sha256` (of the summary being gated): when the archive already holds that
+        summary, only runs older than its first archived run count, so a re-run is gated
+        against the same baseline as the first run (never against itself)."""
         if against not in ("last", "last_approved"):
             raise ArchiveError(f"baseline against must be 'last' or 'last_approved', "
                                f"got {against!r}")
@@ -880,6 +893,9 @@ class TrainingArchiveManager:
         if not wanted:
             return out
         with translate_errors(self.location, "read"):
+            cutoff = None
+            if summary_sha256 is not None and self._uses_views():
+                cutoff = min(self._scan().runs_of(summary_sha256), default=None)
             if self._uses_views():
                 projected, docs = self._history_sources()
                 doc_entries: dict[str, list[dict[str, Any]]] = {}
@@ -889,11 +905,16 @@ class TrainingArchiveManager:
                 for m in wanted:
                     recent = sorted(doc_entries.get(m, []), key=lambda e: e["run_id"],
                                     reverse=True)
-                    stream = heapq.merge(self._shard_reverse(m, projected), recent,
-                                         key=lambda e: e["run_id"], reverse=True)
+                    stream: Iterator[dict[str, Any]] = heapq.merge(
+                        self._shard_reverse(m, projected), recent,
+                        key=lambda e: e["run_id"], reverse=True)
+                    if cutoff is not None:
+                        stream = itertools.dropwhile(
+                            functools.partial(_at_or_after, cutoff), stream)
                     out[m] = _collect(stream, against, window, metrics) or {}
             else:
-                out = self._baselines_by_scan(wanted, against, window, metrics)
+                out = self._baselines_by_scan(wanted, against, window, metrics,
+                                              summary_sha256)
         return out
 
     def _shard_reverse(self, model_id: str, projected: set[str]) -> Iterator[dict[str, Any]]:
@@ -933,12 +954,17 @@ class TrainingArchiveManager:
             f.close()
 
     def _baselines_by_scan(self, wanted: list[str], against: str, window: int,
-                           metrics: Sequence[str]) -> dict[str, dict[str, BaselineValue]]:
+                           metrics: Sequence[str], summary_sha256: str | None = None
+                           ) -> dict[str, dict[str, BaselineValue]]:
         """Object stores: one pass over run documents, newest first, until all are found."""
         scan = self._scan()
         streams: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
         done: dict[str, dict[str, BaselineValue]] = {}
         ids = list(reversed(scan.ids))
+        if summary_sha256 is not None:
+            cutoff = min(scan.runs_of(summary_sha256), default=None)
+            if cutoff is not None:
+                ids = [r for r in ids if r < cutoff]
         for i in range(0, len(ids), 16):
             batch = ids[i:i + 16]
             got = self.storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch)
@@ -1089,20 +1115,29 @@ def _index_record(rec: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _at_or_after(run_id: str, e: Mapping[str, Any]) -> bool:
+    return bool(e["run_id"] >= run_id)
+
+
 def _collect(stream: Iterator[dict[str, Any]], against: str, window: int,
              metrics: Sequence[str], *, partial: bool = False
              ) -> dict[str, BaselineValue] | None:
     """Walk entries newest first; per metric, the median of the first `window` finite values
-    from selected runs. With partial=True, None unless every metric got its window."""
+    from selected runs. With partial=True, None unless every metric got its window. A metric
+    with no finite value in any selected run gets NaN (the model has a baseline run, but
+    not a usable value of that metric); no selected run at all -> {}."""
     values: dict[str, list[float]] = {m: [] for m in metrics}
     latest: dict[str, str] = {}
     seen: set[str] = set()
+    newest: str | None = None
     for e in stream:
         if e["run_id"] in seen:
             continue
         seen.add(e["run_id"])
         if against == "last_approved" and e.get("classification") != "APPROVED":
             continue
+        if newest is None:
+            newest = e["run_id"]
         for name in metrics:
             bucket = values[name]
             if len(bucket) >= window:
@@ -1115,8 +1150,11 @@ def _collect(stream: Iterator[dict[str, Any]], against: str, window: int,
             break
     if partial and not all(len(v) >= window for v in values.values()):
         return None
+    if newest is None:
+        return {}
     return {name: BaselineValue(value=float(statistics.median(vals)), run_id=latest[name])
-            for name, vals in values.items() if vals}
+            if vals else BaselineValue(value=math.nan, run_id=newest)
+            for name, vals in values.items()}
 
 
 # --- append helpers for the local shards (called under the archive lock) -------------------

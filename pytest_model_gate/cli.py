@@ -6,9 +6,11 @@ Exit status: 0 nothing dropped, 1 something dropped, 2 bad input, 3 archive/repo
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .config import GateConfig
@@ -66,7 +68,26 @@ def _text_output(gated: GatedSummary, config: GateConfig, run_id: str | None) ->
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A check builds one large object graph without cycles and then exits: the cyclic
+    garbage collector would only traverse it again and again (a third of the run time at
+    50,000 models). Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    with _cyclic_gc_paused():
+        return _check(args)
+
+
+def _check(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
         gated = [gate_file(path, settings) for path in args.summary]

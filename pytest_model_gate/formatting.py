@@ -19,6 +19,17 @@ def fmt_value(value: float | None) -> str:
     return f"{value:.6g}"
 
 
+def fmt_change(change: float | None, limit: float | None, *, relative: bool = True
+               ) -> tuple[str, str]:
+    """A regression's change and limit: '20.0% worse', '10.0%'; from a zero baseline
+    (absolute change) '0.05 worse (absolute, baseline 0)', '0.1'."""
+    if not relative:
+        return (f"{fmt_value(change)} worse (absolute, baseline 0)" if change is not None
+                else "—", fmt_value(limit) if limit is not None else "—")
+    return (f"{change:.1%} worse" if change is not None else "—",
+            f"{limit:.1%}" if limit is not None else "—")
+
+
 def fmt_bounds(m: MetricResult) -> str:
     op = ">=" if m.higher_is_better else "<="
     return f"approved {op} {m.approved:g}, review {op} {m.review:g}"
@@ -38,12 +49,15 @@ def checkpoint_advice(a: Assessment) -> str | None:
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
     """Left-aligned plain-text columns."""
-    widths = [len(h) for h in header]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)).rstrip()]
-    out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-               for row in rows)
+    n = len(header)
+    if all(len(row) == n for row in rows):  # the usual case, column by column
+        widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    else:  # ragged rows: a short row narrows the table to its columns
+        widths = [len(h) for h in header]
+        for row in rows:
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
+    out = ["  ".join(map(str.ljust, header, widths)).rstrip()]
+    out.extend("  ".join(map(str.ljust, row, widths)).rstrip() for row in rows)
     return out
 
 
@@ -58,9 +72,10 @@ def explain(a: Assessment) -> str:
     if a.flags:
         lines.append("  flags: " + ", ".join(a.flags))
     for r in a.regressions:
+        change, limit = fmt_change(r.change, r.limit, relative=r.relative)
         lines.append(f"  regression: {r.metric} {fmt_value(r.value)} vs baseline "
                      f"{fmt_value(r.baseline)} from run {r.run_id} "
-                     f"({r.change:.1%} worse, limit {r.limit:.1%})")
+                     f"({change}, limit {limit})")
     advice = checkpoint_advice(a)
     if advice:
         lines.append("  checkpoint: " + advice)

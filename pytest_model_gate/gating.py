@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from .config import GateConfig, MetricSpec, ModelGatingConfig, as_gate_config
 from .summary import MetricSeries, SummaryModel
@@ -18,6 +19,7 @@ from .summary import MetricSeries, SummaryModel
 Tier = Literal["APPROVED", "REVIEW", "DROP"]
 TIERS: tuple[Tier, ...] = ("APPROVED", "REVIEW", "DROP")
 _RANK: dict[str, int] = {t: i for i, t in enumerate(TIERS)}
+_FLOAT_ONLY = frozenset((float,))
 
 MISSING_METRIC = "MISSING_METRIC"
 INVALID_METRIC = "INVALID_METRIC"
@@ -25,6 +27,7 @@ FITNESS_DECLINE = "FITNESS_DECLINE"
 UNSTABLE_TRAINING = "UNSTABLE_TRAINING"
 REGRESSION = "REGRESSION"
 NO_BASELINE = "NO_BASELINE"
+BASELINE_UNUSABLE = "BASELINE_UNUSABLE"
 
 
 def worst(tiers: Sequence[Tier]) -> Tier:
@@ -69,12 +72,16 @@ class BaselineValue:
 
 @dataclass(frozen=True)
 class Regression:
+    """A metric worse than its baseline by more than `limit`: `change` is relative to the
+    baseline's magnitude, or absolute (`relative=False`) when the baseline is 0."""
+
     metric: str
     baseline: float
     value: float
     change: float
     limit: float
     run_id: str
+    relative: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,16 +147,28 @@ def analyse_history(metric: str, history: Sequence[float | None], final: float |
     For a lower-is-better metric "peak" is the lowest value and a "drop" is a rise.
     """
     sign = 1.0 if higher_is_better else -1.0
-    points = [(i, sign * v) for i, v in enumerate(history) if v is not None and math.isfinite(v)]
-    if not points:
-        return Overfitting(metric=metric, history=tuple(history))
-    peak_idx, peak = points[0]
-    for i, v in points:
-        if v > peak:
-            peak_idx, peak = i, v
+    floats = cast("Sequence[float]", history)  # checked just below
+    if _FLOAT_ONLY.issuperset(map(type, history)) and all(map(math.isfinite, floats)):
+        # The common case (every point a finite float), with the arithmetic of the general
+        # case below but no per-point tuples: max() keeps the first of equal maxima too.
+        values = list(floats) if higher_is_better else [-v for v in floats]
+        if not values:
+            return Overfitting(metric=metric, history=tuple(history))
+        peak = max(values)
+        peak_idx = values.index(peak)
+        largest_drop = max(map(operator.sub, values, values[1:]), default=0.0)
+    else:
+        points = [(i, sign * v) for i, v in enumerate(history)
+                  if v is not None and math.isfinite(v)]
+        if not points:
+            return Overfitting(metric=metric, history=tuple(history))
+        peak_idx, peak = points[0]
+        for i, v in points:
+            if v > peak:
+                peak_idx, peak = i, v
+        largest_drop = max((a[1] - b[1] for a, b in itertools.pairwise(points)),
+                           default=0.0)
     scale = abs(peak) if peak != 0 else 1.0
-    largest_drop = max((a[1] - b[1] for a, b in itertools.pairwise(points)),
-                       default=0.0)
     oscillation = max(largest_drop, 0.0) / scale
     decline: float | None = None
     if final is not None and math.isfinite(final):
@@ -162,23 +181,37 @@ def analyse_history(metric: str, history: Sequence[float | None], final: float |
 
 
 def _regressions(results: Sequence[MetricResult], config: GateConfig,
-                 baseline: Mapping[str, BaselineValue]) -> list[Regression]:
+                 baseline: Mapping[str, BaselineValue]) -> tuple[list[Regression], bool]:
+    """(regressions, whether a metric with a `max_decline` had no usable baseline value).
+
+    The change is measured in the metric's bad direction, relative to |baseline|; from a
+    baseline of exactly 0 it is the absolute change (as for the overfitting decline). A
+    move of at most `min_abs_change` is ignored. A current value that is not finite is
+    left to INVALID_METRIC / MISSING_METRIC."""
     assert config.baseline is not None
     found: list[Regression] = []
+    unusable = False
     for result in results:
         limit = config.baseline.max_decline.get(result.name)
+        if limit is None:
+            continue
         base = baseline.get(result.name)
+        if base is None or not math.isfinite(base.value):
+            unusable = True
+            continue
         value = result.finite_value
-        if limit is None or base is None or value is None or not math.isfinite(base.value):
+        if value is None:
             continue
         worse_by = (base.value - value) if result.higher_is_better else (value - base.value)
         if worse_by <= config.baseline.min_abs_change.get(result.name, 0.0):
             continue
-        change = worse_by / abs(base.value) if base.value != 0 else math.inf
+        relative = base.value != 0
+        change = worse_by / abs(base.value) if relative else worse_by
         if change > limit:
             found.append(Regression(metric=result.name, baseline=base.value, value=value,
-                                    change=change, limit=limit, run_id=base.run_id))
-    return found
+                                    change=change, limit=limit, run_id=base.run_id,
+                                    relative=relative))
+    return found, unusable
 
 
 def assess(model: SummaryModel, config: GateConfig | None = None,
@@ -228,7 +261,9 @@ def assess(model: SummaryModel, config: GateConfig | None = None,
         if not baseline:
             flags.add(NO_BASELINE)
         else:
-            regressions = _regressions(results, cfg, baseline)
+            regressions, unusable = _regressions(results, cfg, baseline)
+            if unusable:
+                flags.add(BASELINE_UNUSABLE)
             if regressions:
                 flags.add(REGRESSION)
                 floor: Tier = "DROP" if cfg.baseline.on_regression == "drop" else "REVIEW"

@@ -25,13 +25,12 @@ from .report import (
     ReportSection,
     Spark,
     _atomic_write,
-    baseline_change,
+    baseline_delta,
     by_class,
     change_counts,
     class_counts,
     compare_runs,
     default_bounds,
-    delta_text,
     finite,
     is_overridden,
     metadata_items,
@@ -42,6 +41,7 @@ from .report import (
     plain,
     plural,
     regressed,
+    regression_change,
     restore_text,
     watched_metric,
 )
@@ -473,9 +473,8 @@ class _HtmlSection:
         tier = metric.get("tier")
         css = {"DROP": "n d", "REVIEW": "n r"}.get(str(tier), "n")
         text += {"DROP": " ✗", "REVIEW": " ⚠"}.get(str(tier), "")
-        change = baseline_change(model, name)
-        if change is not None:
-            delta = delta_text(change)
+        delta = baseline_delta(model, name)
+        if delta is not None:
             text += f" <b>{delta}</b>" if name in regressed(model) else f" {delta}"
         return f'<td class="{css}">{text}</td>'
 
@@ -562,14 +561,13 @@ class _HtmlSection:
                 "<th>baseline run</th><th>now</th><th>change</th><th>limit</th></tr></thead>"
                 "<tbody>"]
         for m, r in found:
-            change, limit = finite(r.get("change")), finite(r.get("limit"))
+            change, limit = regression_change(r)
             rows.append(
                 f"<tr><th>{esc(m.get('id'))}</th><td>{esc(r.get('metric'))}</td>"
                 f'<td class="n">{fmt_value(finite(r.get("baseline")))}</td>'
                 f"<td><code>{esc(r.get('run_id', '?'))}</code></td>"
                 f'<td class="n">{fmt_value(finite(r.get("value")))}</td>'
-                f'<td class="n d">{f"{change:.1%} worse" if change is not None else "—"}</td>'
-                f'<td class="n">{f"{limit:.1%}" if limit is not None else "—"}</td></tr>')
+                f'<td class="n d">{esc(change)}</td><td class="n">{esc(limit)}</td></tr>')
         rows.append("</tbody></table>")
         return rows
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .formatting import fmt_value
+from .formatting import fmt_change, fmt_value
 
 CLASS_ORDER = ("DROP", "REVIEW", "APPROVED")
 _RANK = {"APPROVED": 0, "REVIEW": 1, "DROP": 2}
@@ -162,18 +162,42 @@ def delta_text(change: float) -> str:
     return "Δ0" if abs(change) < 0.0005 else f"Δ{pct(change)}"
 
 
-def baseline_change(model: Mapping[str, Any], name: str) -> float | None:
-    """Relative change of a metric from its baseline value (signed: + means it went up)."""
+def _baseline_pair(model: Mapping[str, Any], name: str) -> tuple[float, float] | None:
+    """(baseline value, value) of a metric when both are finite numbers."""
     base = (model.get("baseline") or {}).get(name)
     if not isinstance(base, Mapping):
         return None
     b = finite(base.get("value"))
     v = finite(((model.get("metrics") or {}).get(name) or {}).get("value"))
-    if b is None or v is None:
+    return None if b is None or v is None else (b, v)
+
+
+def baseline_change(model: Mapping[str, Any], name: str) -> float | None:
+    """Change of a metric from its baseline value (signed: + means it went up), relative to
+    |baseline|; absolute from a baseline of 0 (as the gate measures it)."""
+    pair = _baseline_pair(model, name)
+    if pair is None:
         return None
-    if b == 0:
-        return 0.0 if v == 0 else math.copysign(math.inf, v)
-    return (v - b) / abs(b)
+    b, v = pair
+    return v - b if b == 0 else (v - b) / abs(b)
+
+
+def baseline_delta(model: Mapping[str, Any], name: str) -> str | None:
+    """The Δ mark of a metric: 'Δ-12.5%' (relative), 'Δ+0.05 abs' from a baseline of 0,
+    'Δ0' unchanged; None when the baseline or the value is not a finite number."""
+    pair = _baseline_pair(model, name)
+    change = baseline_change(model, name)
+    if pair is None or change is None:
+        return None
+    if pair[0] == 0 and change != 0:
+        return f"Δ{change:+.6g} abs"
+    return delta_text(change)
+
+
+def regression_change(r: Mapping[str, Any]) -> tuple[str, str]:
+    """A regression record's (change, limit) texts: relative, or absolute from a 0 baseline."""
+    return fmt_change(finite(r.get("change")), finite(r.get("limit")),
+                      relative=r.get("relative") is not False)
 
 
 def regressed(model: Mapping[str, Any]) -> set[str]:
@@ -445,9 +469,8 @@ class _MarkdownSection:
             text = f"**{text} ✗**"
         elif tier == "REVIEW":
             text += " ⚠"
-        change = baseline_change(model, name)
-        if change is not None:
-            delta = delta_text(change)
+        delta = baseline_delta(model, name)
+        if delta is not None:
             text += f" **{delta}**" if name in regressed(model) else f" {delta}"
         return text
 
@@ -533,14 +556,11 @@ class _MarkdownSection:
                "| model | metric | baseline | baseline run | now | change | limit |",
                "|---|---|---:|---|---:|---:|---:|"]
         for m, r in found:
-            change = finite(r.get("change"))
-            limit = finite(r.get("limit"))
+            change, limit = regression_change(r)
             out.append(_row([
                 self.model_cell(m.get("id")), md_text(r.get("metric")),
                 fmt_value(finite(r.get("baseline"))), md_code(r.get("run_id", "?")),
-                fmt_value(finite(r.get("value"))),
-                f"{change:.1%} worse" if change is not None else "—",
-                f"{limit:.1%}" if limit is not None else "—"]))
+                fmt_value(finite(r.get("value"))), change, limit]))
         return [*out, ""]
 
 

@@ -78,7 +78,10 @@ def gate_file(path: str | Path, settings: GateSettings, *,
 
 def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | None
                    ) -> dict[str, dict[str, BaselineValue]] | None:
-    """Per model id, the archived baseline values (None when baselines are off)."""
+    """Per model id, the archived baseline values (None when baselines are off).
+
+    One archive read for the whole summary. A summary the archive already holds (a CI
+    re-run) is gated against what the archive held before it, never against itself."""
     if config.baseline is None:
         return None
     if archive is None:
@@ -88,7 +91,8 @@ def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | 
     manager = TrainingArchiveManager(archive, config=config)
     return manager.baseline_values(
         [m.id for m in summary.models], against=config.baseline.against,
-        window=config.baseline.window, metrics=list(config.metrics))
+        window=config.baseline.window, metrics=list(config.metrics),
+        summary_sha256=summary.sha256)
 
 
 @dataclass

@@ -323,8 +323,10 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
 def check_gated_metrics(summary: TrainingSummary, lookups: Iterable[Sequence[str]]) -> None:
     """Raise the first error of an entry that a gated metric reads but is not a metric."""
     lookups = [tuple(names) for names in lookups]
+    read = frozenset(name for names in lookups for name in names)
     for model in summary.models:
-        if not model.bad and not model.flat_bad:
+        # problem() can only find something under a name some lookup reads
+        if read.isdisjoint(model.bad) and read.isdisjoint(model.flat_bad):
             continue
         for names in lookups:
             problem = model.problem(names)

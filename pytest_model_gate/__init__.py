@@ -7,43 +7,46 @@ Public API (the original design's names are kept):
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-from .config import GateConfig, ModelGatingConfig, load_config
-from .errors import ArchiveError, ConfigError, ModelGateError, SummaryError
-from .gating import Assessment, MetricResult, assess, assess_model_quality
-from .summary import TrainingSummary, load_summary, parse_summary
 
 if TYPE_CHECKING:
     from .archive import ArchivedRun, TrainingArchiveManager
+    from .config import GateConfig, ModelGatingConfig, load_config
+    from .errors import ArchiveError, ConfigError, ModelGateError, SummaryError
+    from .gating import Assessment, MetricResult, assess, assess_model_quality
+    from .summary import TrainingSummary, load_summary, parse_summary
 
 __version__ = "0.1.0"
 
+# name -> module. Imported on first use: the pytest plugin imports this package in every
+# pytest run, and must cost nothing (no pydantic, no fsspec) when --model-gate is not given.
+_EXPORTS = {
+    "ArchiveError": "errors", "ConfigError": "errors", "ModelGateError": "errors",
+    "SummaryError": "errors",
+    "ArchivedRun": "archive", "TrainingArchiveManager": "archive",
+    "GateConfig": "config", "ModelGatingConfig": "config", "load_config": "config",
+    "Assessment": "gating", "MetricResult": "gating", "assess": "gating",
+    "assess_model_quality": "gating",
+    "TrainingSummary": "summary", "load_summary": "summary", "parse_summary": "summary",
+}
+
 __all__ = [
-    "ArchiveError",
-    "ArchivedRun",
-    "Assessment",
-    "ConfigError",
-    "GateConfig",
-    "MetricResult",
-    "ModelGateError",
-    "ModelGatingConfig",
-    "SummaryError",
-    "TrainingArchiveManager",
-    "TrainingSummary",
-    "assess",
-    "assess_model_quality",
-    "load_config",
-    "load_summary",
+    "ArchiveError", "ArchivedRun", "Assessment", "ConfigError", "GateConfig", "MetricResult",
+    "ModelGateError", "ModelGatingConfig", "SummaryError", "TrainingArchiveManager",
+    "TrainingSummary", "assess", "assess_model_quality", "load_config", "load_summary",
     "parse_summary",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # The archive (and fsspec behind it) is imported only when used: the pytest plugin
-    # imports this package in every pytest run, and must cost nothing when not asked for.
-    if name in ("TrainingArchiveManager", "ArchivedRun"):
-        from . import archive
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(archive, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

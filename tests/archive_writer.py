@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate import archive, storage
+from pytest_model_gate import archive_views, storage
 from pytest_model_gate.archive import TrainingArchiveManager
 
 SYMBOLS = ["AAPL", "MSFT", "BTCUSD", "ETHUSD", "SPY"]
@@ -76,8 +76,8 @@ def _install_crash(after: int, rng: random.Random) -> None:
     storage.LocalStorage.replace = wrap_write(storage.LocalStorage.replace)  # type: ignore[method-assign]
     storage.FsspecStorage.create = wrap_write(storage.FsspecStorage.create)  # type: ignore[method-assign]
     storage.FsspecStorage.replace = wrap_write(storage.FsspecStorage.replace)  # type: ignore[method-assign]
-    archive._append_sorted = wrap_append(archive._append_sorted)  # type: ignore[assignment]
-    archive._append_lines = wrap_append(archive._append_lines)  # type: ignore[assignment]
+    archive_views._append_sorted = wrap_append(archive_views._append_sorted)  # type: ignore[assignment]
+    archive_views._append_lines = wrap_append(archive_views._append_lines)  # type: ignore[assignment]
 
 
 def main() -> None:

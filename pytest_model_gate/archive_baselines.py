@@ -1,0 +1,128 @@
+"""Baseline values from the archive: per model, the median of its newest archived values.
+
+Locally each model's shard is read from its end, newest run first, so the cost follows the
+window, not the size of the archive. Object stores have no shards: run documents are read
+newest first until every model has its window.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import math
+import statistics
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .archive_index import DOCUMENT_FILE, load_json, scan_archive
+from .archive_views import history_sources, model_entries, shard_entries_newest_first, uses_views
+from .gating import BaselineValue
+from .storage import Storage
+
+
+def baseline_values(storage: Storage, wanted: list[str], against: str, window: int,
+                    metrics: Sequence[str], summary_sha256: str | None = None
+                    ) -> dict[str, dict[str, BaselineValue]]:
+    """Per model in `wanted`: its baseline values (see TrainingArchiveManager.baseline_values,
+    which checks the arguments)."""
+    if not uses_views(storage):
+        return _baselines_by_scan(storage, wanted, against, window, metrics, summary_sha256)
+    cutoff = None
+    if summary_sha256 is not None:
+        cutoff = min(scan_archive(storage).runs_of(summary_sha256), default=None)
+    projected, docs = history_sources(storage)
+    doc_entries: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs.values():
+        for e in model_entries(doc):
+            doc_entries.setdefault(e["model_id"], []).append(e)
+    out: dict[str, dict[str, BaselineValue]] = {}
+    for m in wanted:
+        recent = sorted(doc_entries.get(m, []), key=lambda e: e["run_id"], reverse=True)
+        stream: Iterator[dict[str, Any]] = heapq.merge(
+            shard_entries_newest_first(storage, m, projected), recent,
+            key=lambda e: e["run_id"], reverse=True)
+        if cutoff is not None:
+            stream = itertools.dropwhile(functools.partial(_at_or_after, cutoff), stream)
+        out[m] = _collect(stream, against, window, metrics) or {}
+    return out
+
+
+def _baselines_by_scan(storage: Storage, wanted: list[str], against: str, window: int,
+                       metrics: Sequence[str], summary_sha256: str | None = None
+                       ) -> dict[str, dict[str, BaselineValue]]:
+    """Object stores: one pass over run documents, newest first, until all are found."""
+    scan = scan_archive(storage)
+    streams: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
+    done: dict[str, dict[str, BaselineValue]] = {}
+    ids = list(reversed(scan.ids))
+    if summary_sha256 is not None:
+        cutoff = min(scan.runs_of(summary_sha256), default=None)
+        if cutoff is not None:
+            ids = [r for r in ids if r < cutoff]
+    for i in range(0, len(ids), 16):
+        batch = ids[i:i + 16]
+        got = storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch)
+        for rid in batch:
+            data = got.get(f"{rid}/{DOCUMENT_FILE}")
+            if data is None:
+                continue
+            try:
+                doc = load_json(data)
+            except ValueError:
+                continue
+            for e in model_entries(doc):
+                if e["model_id"] in streams:
+                    streams[e["model_id"]].append(e)
+        for m in [m for m in streams if m not in done]:
+            values = _collect(iter(streams[m]), against, window, metrics, partial=True)
+            if values is not None:
+                done[m] = values
+        if len(done) == len(wanted):
+            break
+    out = {}
+    for m in wanted:
+        out[m] = done.get(m) or _collect(iter(streams[m]), against, window, metrics) or {}
+    return out
+
+
+def _at_or_after(run_id: str, e: Mapping[str, Any]) -> bool:
+    return bool(e["run_id"] >= run_id)
+
+
+def _collect(stream: Iterator[dict[str, Any]], against: str, window: int,
+             metrics: Sequence[str], *, partial: bool = False
+             ) -> dict[str, BaselineValue] | None:
+    """Walk entries newest first; per metric, the median of the first `window` finite values
+    from selected runs. With partial=True, None unless every metric got its window. A metric
+    with no finite value in any selected run gets NaN (the model has a baseline run, but
+    not a usable value of that metric); no selected run at all -> {}."""
+    values: dict[str, list[float]] = {m: [] for m in metrics}
+    latest: dict[str, str] = {}
+    seen: set[str] = set()
+    newest: str | None = None
+    for e in stream:
+        if e["run_id"] in seen:
+            continue
+        seen.add(e["run_id"])
+        if against == "last_approved" and e.get("classification") != "APPROVED":
+            continue
+        if newest is None:
+            newest = e["run_id"]
+        for name in metrics:
+            bucket = values[name]
+            if len(bucket) >= window:
+                continue
+            v = e.get("metrics", {}).get(name)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                bucket.append(float(v))
+                latest.setdefault(name, e["run_id"])
+        if all(len(v) >= window for v in values.values()):
+            break
+    if partial and not all(len(v) >= window for v in values.values()):
+        return None
+    if newest is None:
+        return {}
+    return {name: BaselineValue(value=float(statistics.median(vals)), run_id=latest[name])
+            if vals else BaselineValue(value=math.nan, run_id=newest)
+            for name, vals in values.items()}

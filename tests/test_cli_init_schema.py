@@ -32,7 +32,8 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     target.write_text("version: 1\n", encoding="utf-8")
     result = _run(tmp_path, "init", "custom.yaml")
     assert result.returncode == 2
-    assert result.stderr.strip() == "model-gate: error: custom.yaml: already exists; not overwritten"
+    assert result.stderr.strip() == (
+        "model-gate: error: custom.yaml: already exists; not overwritten")
     assert target.read_text(encoding="utf-8") == "version: 1\n"
 
 

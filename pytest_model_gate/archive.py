@@ -7,10 +7,11 @@ Layout (DESIGN.md "The archive")::
     ├── index.d/{run_id}.json      the commit record of a run, written last
     ├── {run_id}/summary.json (summary.yaml for a YAML file: bytes are kept as they are),
     │            model_assessments.json, recommendations.md
-    └── views/                     derived, local folders only (rebuilt by `reindex`)
+    └── views/v2/                  derived, local folders only (rebuilt by `reindex`)
         ├── projected.log          run ids whose model entries are in the shards
         ├── symbols.json           symbol -> model ids
-        └── models/{sha256(model id)[:32]}.jsonl   one line per (run, model), sorted by run id
+        └── shards/{bucket}.jsonl  one line per (run, model) of the models of that bucket
+                                   (64 buckets by sha256 of the model id), sorted by run id
 
 Truth is `index.d/`: a run exists exactly when its record exists (and is not a tombstone that
 `reindex` wrote to claim an abandoned run folder). Everything else in the root is derived and
@@ -18,8 +19,8 @@ may lag or be lost: readers merge the records `index.json` lacks and read the do
 runs the shards do not cover yet. Derived views are updated after the commit, under a file
 lock locally; remotely `index.json` is rewritten until a re-read shows every listed record.
 
-The shards make `history` and baseline look-ups read one small file per model instead of every
-run, so their cost follows the size of the answer, not the size of the archive.
+The shards make `history` and baseline look-ups read one file per model (its bucket) instead of
+every run, and a run appends to at most 64 files however many models it has.
 
 This module is the public API and the write/reindex orchestration; the commit records and
 index.json are in `archive_index`, the per-model views in `archive_views`, baseline look-ups
@@ -60,8 +61,10 @@ from .archive_index import (
     validate_run_id,
 )
 from .archive_views import (
+    LEGACY_SHARDS,
     SHARDS,
     VIEWS,
+    VIEWS_ROOT,
     history_sources,
     model_entries,
     project,
@@ -149,6 +152,9 @@ class ArchivedRun:
     previous: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     reused: bool = False
+    # recommendations.md as archived, when rendered now from (document, previous, history)
+    # (None for a reused run, or when rendering failed): the report of this run alone
+    report_text: str | None = None
 
 
 # --- the manager ---------------------------------------------------------------------------
@@ -211,7 +217,9 @@ class TrainingArchiveManager:
                           "source": doc["summary"]["path"],
                           "summary_timestamp": doc["summary"].get("timestamp"),
                           "schema": RECORD_SCHEMA}
-                report = self._render(doc, previous, history)
+                text, rendered = self._render(doc, previous, history)
+                report_text = text if rendered else None
+                report = text.encode("utf-8")
                 if self._write_run(run_id, raw, doc, report, record):
                     break
             else:
@@ -222,20 +230,21 @@ class TrainingArchiveManager:
         return ArchivedRun(run_id=run_id, timestamp=run_id, approved_count=c["APPROVED"],
                            review_count=c["REVIEW"], dropped_count=c["DROP"],
                            assessments=list(assessments), path=self.storage.url_of(run_id),
-                           document=doc, previous=previous, history=history, reused=False)
+                           document=doc, previous=previous, history=history, reused=False,
+                           report_text=report_text)
 
     @staticmethod
     def _render(doc: dict[str, Any], previous: dict[str, Any] | None,
-                history: list[dict[str, Any]]) -> bytes:
+                history: list[dict[str, Any]]) -> tuple[str, bool]:
+        """(recommendations.md of this run alone, whether it rendered: else a stub)."""
         from . import report
 
         try:
-            text = report.render_markdown(
-                [report.ReportSection(document=doc, previous=previous, history=history)])
+            return report.render_markdown(
+                [report.ReportSection(document=doc, previous=previous, history=history)]), True
         except Exception as exc:  # a report bug must not lose the run: the JSON has it all
-            text = (f"# Model gate report\n\nrun `{doc.get('run_id')}`: the report could not be "
-                    f"rendered ({type(exc).__name__}: {exc}); see {DOCUMENT_FILE}.\n")
-        return text.encode("utf-8")
+            return (f"# Model gate report\n\nrun `{doc.get('run_id')}`: the report could not be "
+                    f"rendered ({type(exc).__name__}: {exc}); see {DOCUMENT_FILE}.\n"), False
 
     def _write_run(self, run_id: str, raw: bytes, doc: dict[str, Any], report: bytes,
                    record: dict[str, Any]) -> bool:
@@ -422,8 +431,7 @@ class TrainingArchiveManager:
                     if symbols is None:
                         symbols = symbols_from_shards(self.storage)
                     models = symbols.get(str(symbol), [])
-                for m in models:
-                    entries += shard_entries(self.storage, m, projected)
+                entries += shard_entries(self.storage, models, projected)
             for doc in docs.values():
                 entries += model_entries(doc)
         if model_id is not None:
@@ -526,7 +534,8 @@ class TrainingArchiveManager:
                         tombstones[rid] = tomb
                 s.delete_tree(rid)
             if isinstance(s, LocalStorage):
-                folders = ["", RECORDS, VIEWS, SHARDS, *sorted(records)]
+                folders = ["", RECORDS, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
+                           *sorted(records)]
                 for folder in folders:
                     for entry in s.listdir(folder):
                         if not temp_is_stale(entry.name, entry.mtime, max_age=temp_max_age):

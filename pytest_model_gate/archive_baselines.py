@@ -1,7 +1,7 @@
 """Baseline values from the archive: per model, the median of its newest archived values.
 
-Locally each model's shard is read from its end, newest run first, so the cost follows the
-window, not the size of the archive. Object stores have no shards: run documents are read
+Locally each model's bucket shard is read from its end, newest run first, so the cost follows
+the window, not the size of the archive. Object stores have no shards: run documents are read
 newest first until every model has its window.
 """
 
@@ -16,7 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .archive_index import DOCUMENT_FILE, load_json, scan_archive
-from .archive_views import history_sources, model_entries, shard_entries_newest_first, uses_views
+from .archive_views import (
+    by_shard,
+    history_sources,
+    model_entries,
+    read_symbols,
+    shard_batches_newest_first,
+    uses_views,
+)
 from .gating import BaselineValue
 from .storage import Storage
 
@@ -36,15 +43,62 @@ def baseline_values(storage: Storage, wanted: list[str], against: str, window: i
     for doc in docs.values():
         for e in model_entries(doc):
             doc_entries.setdefault(e["model_id"], []).append(e)
+    for entries in doc_entries.values():
+        entries.sort(key=_run_id, reverse=True)
+    # every model of a projected run is in symbols.json: the others have no shard lines
+    symbols = read_symbols(storage) if projected else {}
+    known = None if symbols is None else {m for ms in symbols.values() for m in ms}
+    in_views = [m for m in wanted if known is None or m in known]
     out: dict[str, dict[str, BaselineValue]] = {}
-    for m in wanted:
-        recent = sorted(doc_entries.get(m, []), key=lambda e: e["run_id"], reverse=True)
-        stream: Iterator[dict[str, Any]] = heapq.merge(
-            shard_entries_newest_first(storage, m, projected), recent,
-            key=lambda e: e["run_id"], reverse=True)
-        if cutoff is not None:
-            stream = itertools.dropwhile(functools.partial(_at_or_after, cutoff), stream)
-        out[m] = _collect(stream, against, window, metrics) or {}
+    for key, models in by_shard(in_views).items():
+        out.update(_bucket_baselines(storage, key, models, projected, doc_entries, cutoff,
+                                     against, window, metrics))
+    return {m: out[m] if m in out else _collect(
+        _stream([], doc_entries.get(m, []), None, cutoff), against, window, metrics) or {}
+        for m in wanted}
+
+
+def _run_id(e: Mapping[str, Any]) -> str:
+    return str(e["run_id"])
+
+
+def _stream(shard: list[dict[str, Any]], docs: list[dict[str, Any]], boundary: str | None,
+            cutoff: str | None) -> Iterator[dict[str, Any]]:
+    """Shard entries read so far merged with the documents' entries, newest first. Before
+    the start of the shard is reached (boundary: the oldest run read) only documents newer
+    than the boundary take part, so the stream is a prefix of the whole one."""
+    if boundary is not None:
+        docs = [e for e in docs if e["run_id"] > boundary]
+    stream: Iterator[dict[str, Any]] = heapq.merge(shard, docs, key=_run_id, reverse=True)
+    if cutoff is not None:
+        stream = itertools.dropwhile(functools.partial(_at_or_after, cutoff), stream)
+    return stream
+
+
+def _bucket_baselines(storage: Storage, key: str, models: list[str], projected: set[str],
+                      doc_entries: Mapping[str, list[dict[str, Any]]], cutoff: str | None,
+                      against: str, window: int, metrics: Sequence[str]
+                      ) -> dict[str, dict[str, BaselineValue]]:
+    """The baselines of the models of one bucket: its shard is read once from its end, and
+    only until every one of them has its window."""
+    read: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    out: dict[str, dict[str, BaselineValue]] = {}
+    for entries, boundary in shard_batches_newest_first(storage, key, models, projected):
+        for e in entries:
+            read[e["model_id"]].append(e)
+        if boundary is None:
+            break
+        for m in [m for m in models if m not in out]:
+            values = _collect(_stream(read[m], doc_entries.get(m, []), boundary, cutoff),
+                              against, window, metrics, partial=True)
+            if values is not None:
+                out[m] = values
+        if len(out) == len(models):
+            return out
+    for m in models:
+        if m not in out:
+            out[m] = _collect(_stream(read[m], doc_entries.get(m, []), None, cutoff),
+                              against, window, metrics) or {}
     return out
 
 

@@ -1,10 +1,20 @@
 """Derived per-model views of a local archive: what `history` and baselines read.
 
-`views/models/{digest}.jsonl` holds one line per (run, model), sorted by run id;
-`views/symbols.json` maps symbol -> model ids; `views/projected.log` lists the runs whose
-entries are in the shards, and only those are trusted. All are derived from run documents:
-appended under the archive lock after a commit, rebuilt by `reindex`. Object stores have no
-views: readers read run documents there.
+Format 2 (`views/v2/`): model ids are bucketed by a digest (SHA-256) into `SHARD_COUNT` (64)
+shard files, `views/v2/shards/{xx}.jsonl`, each holding one line per (run, model)
+of the models in its bucket, sorted by run id. A run appends to each bucket it touches once,
+so one run opens at most SHARD_COUNT files however many models it has, while a model's or a
+symbol's history is still one (or a few) small files. Readers pick a model's lines out of its
+bucket by a byte search for its encoded id before parsing anything.
+
+`views/v2/symbols.json` maps symbol -> model ids (every model of a projected run is in it: it is
+written before the shards and projected.log); `views/v2/projected.log` lists the runs whose
+entries are in the shards, and only those are trusted: a reader reads the documents of
+committed runs it lacks, so a lost, partial or older-format view is slow, never wrong. All are
+derived from run documents: appended under the archive lock after a commit, rebuilt by
+`reindex` (and by the first writer that finds no format-2 views, e.g. in an archive written
+with format 1 `views/models/`, whose files the rebuild removes). Object stores have no views:
+readers read run documents there.
 """
 
 from __future__ import annotations
@@ -13,8 +23,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +41,20 @@ from .archive_index import (
 )
 from .storage import LocalStorage, Storage, temp_name
 
-VIEWS = "views"
-SHARDS = "views/models"
-SYMBOLS = "views/symbols.json"
-PROJECTED = "views/projected.log"
+VIEWS_FORMAT = 2
+VIEWS_ROOT = "views"
+VIEWS = f"{VIEWS_ROOT}/v{VIEWS_FORMAT}"
+SHARDS = f"{VIEWS}/shards"
+SYMBOLS = f"{VIEWS}/symbols.json"
+PROJECTED = f"{VIEWS}/projected.log"
+# buckets: the first byte of sha256(model id) modulo this (a divisor of 256). Changing it
+# changes where lines are: bump VIEWS_FORMAT with it.
+SHARD_COUNT = 64
+# format 1 (one shard per model): removed when the views are rebuilt, its log first
+LEGACY = (f"{VIEWS_ROOT}/projected.log", f"{VIEWS_ROOT}/symbols.json")
+LEGACY_SHARDS = f"{VIEWS_ROOT}/models"
+
+_BLOCK = 1 << 16
 
 
 def uses_views(storage: Storage) -> bool:
@@ -41,18 +62,28 @@ def uses_views(storage: Storage) -> bool:
     return isinstance(storage, LocalStorage)
 
 
-def _shard_key(model_id: str) -> str:
-    """A model's shard file: a digest of its id, so summary text never becomes a path."""
-    return f"{SHARDS}/{hashlib.sha256(model_id.encode('utf-8')).hexdigest()[:32]}.jsonl"
+def shard_key(model_id: str) -> str:
+    """A model's shard file: its bucket, from a digest of its id (summary text never becomes
+    a path)."""
+    bucket = hashlib.sha256(model_id.encode("utf-8")).digest()[0] % SHARD_COUNT
+    return f"{SHARDS}/{bucket:02x}.jsonl"
+
+
+def by_shard(model_ids: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in model_ids:
+        out.setdefault(shard_key(m), []).append(m)
+    return out
 
 
 def model_entries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One history entry per model of a run document (shard line shape, with `i`)."""
+    """One history entry per model of a run document, in shard line shape: run_id first (the
+    sort key), then model_id (what readers search for), then `i` (order in the run)."""
     rid = doc["run_id"]
     out = []
     for i, m in enumerate(doc.get("models", [])):
         out.append({
-            "run_id": rid, "i": i, "model_id": m["id"], "symbol": m.get("symbol"),
+            "run_id": rid, "model_id": m["id"], "i": i, "symbol": m.get("symbol"),
             "classification": m["classification"], "flags": list(m.get("flags", [])),
             "metrics": {name: spec.get("value") for name, spec in m.get("metrics", {}).items()},
         })
@@ -70,7 +101,7 @@ def _parse_lines(lines: Sequence[bytes]) -> list[dict[str, Any]]:
         return []
     try:
         out: list[dict[str, Any]] = json.loads(b"[" + b",".join(lines) + b"]")
-        return out
+        return [e for e in out if isinstance(e, dict)]
     except ValueError:
         parsed = []
         for line in lines:
@@ -79,6 +110,34 @@ def _parse_lines(lines: Sequence[bytes]) -> list[dict[str, Any]]:
                 if isinstance(obj, dict):
                     parsed.append(obj)
         return parsed
+
+
+def _id_pattern(model_ids: Iterable[str]) -> re.Pattern[bytes]:
+    """Matches the `"model_id": ...` field of these models' shard lines. A literal `", "`
+    cannot occur inside a JSON string (its quote would be escaped), so only the field matches."""
+    alts = b"|".join(re.escape(json.dumps(m, ensure_ascii=False).encode("utf-8"))
+                     for m in sorted(set(model_ids)))
+    return re.compile(b'", "model_id": (?:' + alts + b"), ")
+
+
+def _matching_lines(data: bytes, pattern: re.Pattern[bytes], end: int | None = None
+                    ) -> list[bytes]:
+    """The complete lines of data[:end] that the pattern matches, in file order (C-speed
+    search; only those lines are parsed)."""
+    limit = data.rfind(b"\n", 0, len(data) if end is None else end) + 1
+    out = []
+    for m in pattern.finditer(data, 0, limit):
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        stop = data.find(b"\n", m.end(), limit)
+        if stop != -1:
+            out.append(data[start:stop])
+    return out
+
+
+def _entries_for(lines: Sequence[bytes], wanted: set[str], projected: set[str]
+                 ) -> list[dict[str, Any]]:
+    return [e for e in _parse_lines(lines)
+            if e.get("model_id") in wanted and e.get("run_id") in projected]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -148,64 +207,107 @@ def history_sources(storage: Storage) -> tuple[set[str], dict[str, dict[str, Any
     return projected, docs
 
 
-def shard_entries(storage: Storage, model_id: str, projected: set[str]) -> list[dict[str, Any]]:
-    if not uses_views(storage):
+def shard_entries(storage: Storage, model_ids: Iterable[str], projected: set[str]
+                  ) -> list[dict[str, Any]]:
+    """The shard entries of these models in projected runs: one file read per bucket."""
+    if not uses_views(storage) or not projected:
         return []
-    try:
-        data = storage.read(_shard_key(model_id))
-    except FileNotFoundError:
-        return []
-    return [e for e in _parse_lines(_complete_lines(data))
-            if e.get("model_id") == model_id and e.get("run_id") in projected]
+    out: list[dict[str, Any]] = []
+    for key, models in by_shard(dict.fromkeys(model_ids)).items():
+        try:
+            data = storage.read(key)
+        except FileNotFoundError:
+            continue
+        out += _entries_for(_matching_lines(data, _id_pattern(models)), set(models), projected)
+    return out
 
 
-def shard_entries_newest_first(storage: Storage, model_id: str, projected: set[str]
-                               ) -> Iterator[dict[str, Any]]:
-    """A model's shard entries, newest run first, read from the end of the file."""
+def shard_batches_newest_first(storage: Storage, key: str, model_ids: Sequence[str],
+                               projected: set[str]
+                               ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+    """A bucket's entries of these models in projected runs, newest run first, read from the
+    end of the file a block at a time: (the block's entries, newest first; the run id of the
+    oldest line read so far, which no unread line exceeds: the file is sorted; None once
+    the start of the file is reached)."""
     assert isinstance(storage, LocalStorage)
-    path = storage.path(_shard_key(model_id))
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed in finally of this generator
+        fd = os.open(storage.path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         return
+    pattern = _id_pattern(model_ids)
+    wanted = set(model_ids)
     try:
-        end = f.seek(0, os.SEEK_END)
+        end = _complete_end(fd, os.fstat(fd).st_size)  # a torn last line is left out
         carry = b""
-        block = 1 << 16
-        first = True
+        block = _BLOCK
         while end > 0:
             start = max(0, end - block)
-            f.seek(start)
-            chunk = f.read(end - start) + carry
+            block = min(block * 2, 1 << 22)
+            chunk = os.pread(fd, end - start, start) + carry
             end = start
-            parts = chunk.split(b"\n")
-            if first:
-                parts = parts[:-1]  # the tail after the last newline: empty or torn
-                first = False
-            carry = parts[0] if start > 0 else b""
-            body = parts[1:] if start > 0 else parts
-            for line in reversed(body):
-                if not line:
+            boundary: str | None = None
+            if start > 0:
+                cut = chunk.find(b"\n") + 1
+                if cut == 0:  # no line boundary in this block: read further back
+                    carry = chunk
                     continue
-                try:
-                    e = json.loads(line)
-                except ValueError:
+                carry, chunk = chunk[:cut], chunk[cut:]
+                boundary = _first_id(chunk)
+                if boundary is None:  # no well-formed line read yet: no bound either
+                    carry += chunk
                     continue
-                if e.get("model_id") == model_id and e.get("run_id") in projected:
-                    yield e
+            else:
+                carry = b""
+            entries = _entries_for(_matching_lines(chunk, pattern), wanted, projected)
+            entries.reverse()
+            yield entries, boundary
     finally:
-        f.close()
+        os.close(fd)
+
+
+def _first_id(chunk: bytes) -> str | None:
+    pos = 0
+    while pos < len(chunk):
+        rid = line_id(chunk[pos:pos + 64])
+        if rid is not None:
+            return rid
+        nl = chunk.find(b"\n", pos)
+        if nl == -1:
+            return None
+        pos = nl + 1
+    return None
+
+
+def _complete_end(fd: int, size: int) -> int:
+    """The offset just after the file's last newline (0 when it has none)."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - 4096)
+        nl = os.pread(fd, pos - start, start).rfind(b"\n")
+        if nl != -1:
+            return start + nl + 1
+        pos = start
+    return 0
 
 
 # --- writing (under the archive lock) ------------------------------------------------------
 
+def _legacy_views(storage: LocalStorage) -> bool:
+    return any(storage.exists(k) for k in (*LEGACY, LEGACY_SHARDS))
+
+
 def project(storage: Storage, committed: set[str], docs: Mapping[str, dict[str, Any]]) -> None:
-    """Append the model entries of committed, not yet projected runs to the shards.
-    Order: symbols.json, shards, then projected.log; all under the lock."""
+    """Append the model entries of committed, not yet projected runs to the shards, one
+    append per touched bucket. Order: symbols.json, shards, then projected.log; all under the
+    lock. With no format-2 views yet but runs to cover (an older archive, lost views), the
+    views are rebuilt instead."""
     assert isinstance(storage, LocalStorage)
     projected = read_projected(storage)
     todo = sorted(committed - projected)
     if not todo:
+        return
+    if not projected and (len(todo) > 1 or _legacy_views(storage)):
+        rebuild_views(storage, sorted(committed), docs)
         return
     loaded = dict(docs)
     need = [r for r in todo if r not in loaded]
@@ -214,38 +316,42 @@ def project(storage: Storage, committed: set[str], docs: Mapping[str, dict[str, 
             loaded[key.split("/", 1)[0]] = load_json(data)
     done = [r for r in todo if isinstance(loaded.get(r), dict)]
     by_shard: dict[str, list[bytes]] = {}
-    pairs: set[tuple[str, str]] = set()
+    pairs: dict[tuple[str, str], None] = {}
     for rid in done:
         for e in model_entries(loaded[rid]):
-            by_shard.setdefault(_shard_key(e["model_id"]), []).append(dump_line(e))
-            pairs.add((str(e["symbol"]), e["model_id"]))
+            by_shard.setdefault(shard_key(e["model_id"]), []).append(dump_line(e))
+            pairs[(str(e["symbol"]), e["model_id"])] = None
     symbols = read_symbols(storage)
     if symbols is None:
         symbols = {} if not projected else symbols_from_shards(storage)
-    changed = False
-    for sym, model in sorted(pairs):
-        models = symbols.setdefault(sym, [])
-        if model not in models:
-            models.append(model)
-            changed = True
-    if changed or not storage.exists(SYMBOLS):
-        storage.replace(SYMBOLS, dump_line({"schema": 1, "symbols": symbols}) + b"\n",
-                        durable=False)
+    known = {(sym, m) for sym, models in symbols.items() for m in models}
+    missing = [p for p in pairs if p not in known]
+    for sym, model in missing:
+        symbols.setdefault(sym, []).append(model)
+    if missing or not storage.exists(SYMBOLS):
+        storage.replace(SYMBOLS, dump_line({"schema": VIEWS_FORMAT, "symbols": symbols})
+                        + b"\n", durable=False)
+    storage.path(SHARDS).mkdir(parents=True, exist_ok=True)
     for key, new in by_shard.items():
         _append_sorted(storage.path(key), new)
     _append_lines(storage.path(PROJECTED), [r.encode() for r in done])
 
 
-def rebuild_views(storage: Storage, run_ids: list[str]) -> None:
-    """Write every shard from the run documents, then symbols.json and projected.log."""
+def rebuild_views(storage: Storage, run_ids: list[str],
+                  docs: Mapping[str, dict[str, Any]] | None = None) -> None:
+    """Write every shard from the run documents, then symbols.json and projected.log; remove
+    format-1 views."""
     s = storage
     assert isinstance(s, LocalStorage)
+    for key in LEGACY:  # its log first: format-1 readers then trust none of its shards
+        s.delete(key)
+    s.delete_tree(LEGACY_SHARDS)
     build = s.path(f"{VIEWS}/{temp_name('rebuild')}")
     build.mkdir(parents=True)
     try:
         buffers: dict[str, list[bytes]] = {}
         size = 0
-        symbols: dict[str, list[str]] = {}
+        symbols: dict[str, dict[str, None]] = {}
         done: list[str] = []
 
         def flush() -> None:
@@ -256,18 +362,19 @@ def rebuild_views(storage: Storage, run_ids: list[str]) -> None:
 
         for i in range(0, len(run_ids), 64):
             batch = run_ids[i:i + 64]
-            got = s.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch)
+            got = s.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch
+                              if docs is None or r not in docs)
             for rid in batch:
-                doc = load_json_or_none(got.get(f"{rid}/{DOCUMENT_FILE}"))
+                doc = docs.get(rid) if docs is not None else None
+                if doc is None:
+                    doc = load_json_or_none(got.get(f"{rid}/{DOCUMENT_FILE}"))
                 if not isinstance(doc, dict):
                     continue
                 for e in model_entries(doc):
                     line = dump_line(e)
-                    buffers.setdefault(_shard_key(e["model_id"]), []).append(line)
+                    buffers.setdefault(shard_key(e["model_id"]), []).append(line)
                     size += len(line)
-                    models = symbols.setdefault(str(e["symbol"]), [])
-                    if e["model_id"] not in models:
-                        models.append(e["model_id"])
+                    symbols.setdefault(str(e["symbol"]), {})[e["model_id"]] = None
                 done.append(rid)
             if size > 64 << 20:
                 flush()
@@ -280,7 +387,8 @@ def rebuild_views(storage: Storage, run_ids: list[str]) -> None:
         for name in s.names(SHARDS):
             if name.endswith(".jsonl") and name not in built:  # no model any more
                 s.delete(f"{SHARDS}/{name}")
-        s.replace(SYMBOLS, dump_line({"schema": 1, "symbols": symbols}) + b"\n")
+        s.replace(SYMBOLS, dump_line({"schema": VIEWS_FORMAT, "symbols": {
+            sym: list(models) for sym, models in symbols.items()}}) + b"\n")
         s.replace(PROJECTED, b"".join(r.encode() + b"\n" for r in done))
     finally:
         shutil.rmtree(build, ignore_errors=True)
@@ -288,37 +396,39 @@ def rebuild_views(storage: Storage, run_ids: list[str]) -> None:
 
 # --- append helpers for the shards (called under the archive lock) -------------------------
 
+def _lines_backward(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the lines of the file before `end` (a line boundary), last first;
+    small reads first (usually only the last line is wanted)."""
+    carry = b""
+    block = 4096
+    while end > 0:
+        start = max(0, end - block)
+        block = min(block * 4, 1 << 22)
+        chunk = os.pread(fd, end - start, start) + carry
+        end = start
+        parts = chunk.split(b"\n")
+        if parts[-1] == b"":
+            parts.pop()
+        if start > 0:
+            carry = parts.pop(0)
+            pos = start + len(carry) + 1
+        else:
+            carry = b""
+            pos = 0
+        offsets = []
+        for p in parts:
+            offsets.append(pos)
+            pos += len(p) + 1
+        yield from zip(reversed(offsets), reversed(parts), strict=True)
+
+
 def _open_fixed(path: Path) -> int:
     """Open for read/write, creating it; cut off a torn last line left by a killed writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     size = os.fstat(fd).st_size
-    if size:
-        os.lseek(fd, size - 1, os.SEEK_SET)
-        if os.read(fd, 1) != b"\n":
-            pos = size
-            keep = 0
-            while pos > 0:
-                start = max(0, pos - (1 << 16))
-                os.lseek(fd, start, os.SEEK_SET)
-                chunk = os.read(fd, pos - start)
-                nl = chunk.rfind(b"\n")
-                if nl != -1:
-                    keep = start + nl + 1
-                    break
-                pos = start
-            os.ftruncate(fd, keep)
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.ftruncate(fd, _complete_end(fd, size))
     return fd
-
-
-def _last_line(fd: int) -> bytes | None:
-    size = os.lseek(fd, 0, os.SEEK_END)
-    if not size:
-        return None
-    start = max(0, size - 4096)
-    os.lseek(fd, start, os.SEEK_SET)
-    tail = os.read(fd, size - start).rstrip(b"\n")
-    return tail.rsplit(b"\n", 1)[-1]
 
 
 def _append_lines(path: Path, lines: Sequence[bytes]) -> None:
@@ -332,29 +442,62 @@ def _append_lines(path: Path, lines: Sequence[bytes]) -> None:
         os.close(fd)
 
 
+def _copy_prefix(src: int, dst: int, count: int) -> None:
+    """The first `count` bytes of src to dst (in the kernel where it can)."""
+    done = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    while done < count and copy_range is not None:
+        try:
+            n = copy_range(src, dst, count - done, done, done)
+        except OSError:
+            break
+        if n <= 0:
+            break
+        done += n
+    while done < count:
+        data = os.pread(src, min(count - done, 1 << 20), done)
+        if not data:
+            raise OSError(f"shard shrank while copying: {done} of {count} bytes")
+        os.pwrite(dst, data, done)
+        done += len(data)
+
+
 def _append_sorted(path: Path, lines: Sequence[bytes]) -> None:
-    """Add shard lines keeping the file sorted by run id: append when they come after the
-    last line (the usual case), else rewrite the shard merged (atomic replace)."""
+    """Add shard lines (sorted by run id) keeping the file sorted: append when they come
+    after the last line (the usual case); else copy the file up to the lines that sort after
+    the first new one, write those merged with the new ones, and replace (atomic: readers
+    never see a shorter file)."""
     fd = _open_fixed(path)
     try:
-        last = _last_line(fd)
-        last_id = line_id(last) if last else None
+        size = os.lseek(fd, 0, os.SEEK_END)
         first_id = line_id(lines[0]) or ""
-        if last_id is None or first_id >= last_id:
-            os.lseek(fd, 0, os.SEEK_END)
+        cut = size
+        tail: list[bytes] = []
+        for off, line in _lines_backward(fd, size):
+            if (line_id(line) or "") <= first_id:
+                break
+            cut = off
+            tail.append(line)
+        if not tail:
             os.write(fd, b"".join(line + b"\n" for line in lines))
             return
-        os.lseek(fd, 0, os.SEEK_SET)
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        merged = sorted(set(tail) | set(lines), key=lambda ln: (line_id(ln) or "", ln))
+        tmp = path.with_name(temp_name(path.name))
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                      0o644)
+        try:
+            _copy_prefix(fd, out, cut)
+            view = memoryview(b"".join(line + b"\n" for line in merged))
+            pos = cut
+            while view:
+                n = os.pwrite(out, view, pos)
+                view, pos = view[n:], pos + n
+        except BaseException:
+            os.close(out)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.close(out)
+        os.replace(tmp, path)
     finally:
         os.close(fd)
-    old = _complete_lines(b"".join(chunks))
-    merged = sorted(set(old) | set(lines), key=lambda ln: (line_id(ln) or "", ln))
-    tmp = path.with_name(temp_name(path.name))
-    tmp.write_bytes(b"".join(line + b"\n" for line in merged))
-    os.replace(tmp, path)

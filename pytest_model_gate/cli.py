@@ -100,8 +100,7 @@ def _check(args: argparse.Namespace) -> int:
         out = docs[0] if len(docs) == 1 else {"schema": 1, "runs": docs}
         sys.stdout.write(to_json(out) + "\n")  # = json.dumps(indent=1, ensure_ascii=False)
     elif fmt == "markdown":
-        from .report import render_markdown
-        sys.stdout.write(render_markdown(published.sections))
+        sys.stdout.write(published.render_markdown())
     else:
         for g, rid in zip(gated, published.run_ids, strict=True):
             print(_text_output(g, settings.config, rid))

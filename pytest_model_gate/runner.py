@@ -104,6 +104,15 @@ class PublishResult:
     html: str | None = None
     errors: list[str] = field(default_factory=list)
     sections: list[Any] = field(default_factory=list)
+    markdown: str | None = None  # the markdown report of the sections, once rendered
+
+    def render_markdown(self) -> str:
+        """The markdown report of `sections` (rendered once, however often asked for)."""
+        if self.markdown is None:
+            from . import report as report_mod
+
+            self.markdown = report_mod.render_markdown(self.sections)
+        return self.markdown
 
 
 def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishResult:
@@ -130,6 +139,8 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
                 result.reused.append(run.reused)
                 section = report_mod.ReportSection(
                     document=run.document, previous=run.previous, history=run.history)
+                if len(gated) == 1:  # the archived recommendations.md is this very report
+                    result.markdown = run.report_text
             except Exception as exc:
                 result.errors.append(f"archive not written: {_describe(exc, settings.archive)}")
                 manager = None
@@ -142,7 +153,7 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
     result.sections = sections
     if settings.report is not None:
         try:
-            report_mod.write_markdown(settings.report, report_mod.render_markdown(sections))
+            report_mod.write_markdown(settings.report, result.render_markdown())
             result.report = settings.report
         except OSError as exc:
             result.errors.append(f"report not written: {settings.report}: "

@@ -390,14 +390,14 @@ def test_history_views_match_documents(tmp_path: Path) -> None:
     manager = TrainingArchiveManager(tmp_path / "a")
     for i in range(6):
         manager.archive_training_run(make_summary(1, i))
-    views = tmp_path / "a" / "views"
+    views = tmp_path / "a" / "views" / "v2"
     assert (views / "projected.log").read_text().split() == manager.run_ids()
     symbols = json.loads((views / "symbols.json").read_text())["symbols"]
     assert symbols["AAPL"] == ["AAPL_0H"]
     expected = expected_history(manager)
     assert {s: manager.get_symbol_history(s) for s in expected} == expected
     # a torn line and a lost projection log: readers fall back on the documents
-    shard = next((views / "models").iterdir())
+    shard = next((views / "shards").iterdir())
     with open(shard, "ab") as f:
         f.write(b'{"run_id": "2026')
     (views / "projected.log").unlink()
@@ -428,7 +428,7 @@ def test_shards_stay_sorted_when_runs_commit_out_of_order(tmp_path: Path) -> Non
     record.update(run_id=early_id, timestamp=early_id)
     s.create(f"index.d/{early_id}.json", json.dumps(record).encode())
     manager.archive_training_run(make_summary(2, 1))
-    for shard in (tmp_path / "a" / "views" / "models").iterdir():
+    for shard in (tmp_path / "a" / "views" / "v2" / "shards").iterdir():
         ids = [json.loads(line)["run_id"] for line in shard.read_bytes().splitlines()]
         assert ids == sorted(ids) and ids[0] == early_id
     check_archive(manager, strict=True)

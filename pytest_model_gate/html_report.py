@@ -13,31 +13,32 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .formatting import fmt_value
 from .report import (
+    _FLOAT_ONLY,
     _RANK,
     CHANGE_KINDS,
     CLASS_ORDER,
     COLLAPSE_AT,
     ReportSection,
-    Spark,
     _atomic_write,
-    baseline_delta,
+    _delta,
+    _DocFacts,
+    _fmt,
+    _peak_text,
     by_class,
     change_counts,
     class_counts,
     compare_runs,
     default_bounds,
     finite,
-    is_overridden,
     metadata_items,
     metric_names,
-    model_spark,
     models,
-    peak_text,
     plain,
     plural,
     regressed,
@@ -98,13 +99,21 @@ a{color:#1f5fa8}
 
 def esc(text: Any) -> str:
     """Text from a run document, safe in element content and quoted attribute values."""
-    return html.escape(plain(text), quote=True)
+    value = plain(text)
+    if ("&" in value or "<" in value or ">" in value or '"' in value
+            or "'" in value):
+        return html.escape(value, quote=True)
+    return value
 
 
 def _num(x: float) -> str:
     """An SVG coordinate: one decimal, no trailing zeros."""
     text = f"{x:.1f}"
     return text[:-2] if text.endswith(".0") else text
+
+
+_TIER_CSS = {"DROP": "n d", "REVIEW": "n r"}
+_TIER_MARK = {"DROP": " ✗", "REVIEW": " ⚠"}
 
 
 def _cls(name: Any) -> str:
@@ -228,23 +237,49 @@ def _thin(seg: list[tuple[int, float]], limit: int = MAX_POLYLINE) -> list[tuple
     return out
 
 
+@lru_cache(maxsize=64)
+def _x_texts(n: int) -> tuple[str, ...]:
+    """`_num(f.x(i))` for i in range(n), for any _Frame of n points (x depends on n only)."""
+    f = _Frame(n, 0.0, 1.0)
+    return tuple(_num(f.x(i)) for i in range(n))
+
+
 def _polyline(f: _Frame, seg: Sequence[tuple[int, float]], cls: str, color: str) -> str:
     """A line through the points; a lone point (between gaps) as a small dot."""
     if len(seg) == 1:
         i, v = seg[0]
         return (f'<circle class="lone" cx="{_num(f.x(i))}" cy="{_num(f.y(v))}" r="1.8" '
                 f'fill="{color}"/>')
-    pts = " ".join(f"{_num(f.x(i))},{_num(f.y(v))}" for i, v in seg)
+    # _num(f.x(i)) and _num(f.y(v)), inlined (same arithmetic, same text)
+    xs = _x_texts(f.n) if f.n > 1 else None
+    y1, height, lo, span = f.Y1, f.Y1 - f.Y0, f.lo, f.hi - f.lo
+    if xs is not None and seg[0][0] >= 0 and seg[-1][0] < f.n:  # indices in order
+        pts = " ".join([xs[i] + "," + f"{y1 - height * (v - lo) / span:.1f}".removesuffix(".0")
+                        for i, v in seg])
+    else:
+        pts = " ".join(f"{_num(f.x(i))},{_num(f.y(v))}" for i, v in seg)
     return f'<polyline class="{cls}" points="{pts}" fill="none" stroke="{color}"/>'
 
 
 def history_chart(doc: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     """The watched history of one model, with peak, bounds and recommended checkpoint."""
+    return _history_chart(_DocFacts(doc), model)
+
+
+def _history_chart(facts: _DocFacts, model: Mapping[str, Any]) -> str:
     of = model.get("overfitting") or {}
-    name = str(of.get("metric") or watched_metric(doc) or "")
+    name = str(of.get("metric") or facts.watched() or "")
     spec = (model.get("metrics") or {}).get(name) or {}
-    history = [finite(v) for v in of.get("history") or []]
-    real = [v for v in history if v is not None]
+    raw = of.get("history") or []
+    history: list[float | None]
+    gaps = True
+    if _FLOAT_ONLY.issuperset(map(type, raw)) and (total := sum(raw)) - total == 0.0:
+        history = list(raw)  # all finite floats (a non-finite one makes the sum non-finite)
+        real: list[float] = history  # type: ignore[assignment]
+        gaps = False
+    else:
+        history = [finite(v) for v in raw]
+        real = [v for v in history if v is not None]
     if not real:
         return f'<p class="pt">no {esc(name)} history to draw</p>'
     approved, review = finite(spec.get("approved")), finite(spec.get("review"))
@@ -270,9 +305,11 @@ def history_chart(doc: Mapping[str, Any], model: Mapping[str, Any]) -> str:
                    f'y2="{f.Y1:g}"/><text class="ck" x="{_num(x + (3 if left else -3))}" '
                    f'y="{f.Y0 + 7:g}" text-anchor="{"start" if left else "end"}">'
                    f"{esc(text)}</text>")
-    for seg in _segments(list(enumerate(history))):
-        out.append(_polyline(f, _thin(seg), "hl", LINES[0]))
-    last = max(i for i, v in enumerate(history) if v is not None)
+    points = list(enumerate(history))
+    segments = _segments(points) if gaps else [points]  # no gaps: one segment, all finite
+    for seg in segments:
+        out.append(_polyline(f, _thin(seg), "hl", LINES[0]))  # type: ignore[arg-type]
+    last = max(i for i, v in enumerate(history) if v is not None) if gaps else len(history) - 1
     out.append(f'<circle class="fin" cx="{round(f.x(last))}" '
                f'cy="{round(f.y(history[last] or 0.0))}" r="2.5"/>')
     if isinstance(best, int) and 0 <= best < len(history) and history[best] is not None:
@@ -364,8 +401,11 @@ class _HtmlSection:
         self.s = section
         self.doc = section.document
         self.key = key
+        self.facts = _DocFacts(self.doc)
         self.names = metric_names(self.doc)
         self.watched = watched_metric(self.doc) or "watched"
+        self._sparks: dict[int, tuple[str, int | None, int, int]] = {}
+        self._flag_text: dict[str, str] = {}
         self.charted: dict[int, str] = {}  # position of a REVIEW/DROP model -> its chart anchor
         for i, m in enumerate(models(self.doc)):
             if m.get("classification") in ("REVIEW", "DROP"):
@@ -450,7 +490,7 @@ class _HtmlSection:
     def legend(self) -> list[str]:
         bounds = []
         for name in self.names:
-            b = default_bounds(self.doc, name)
+            b = self.facts.bounds(name)
             if b is not None:
                 op = "≥" if b[2] else "≤"
                 bounds.append(f"{esc(name)} {op} {b[0]:g} / {b[1]:g}")
@@ -462,21 +502,48 @@ class _HtmlSection:
             text += " Bounds (APPROVED / REVIEW): " + ", ".join(bounds) + "."
         return [text + "</p>"]
 
-    def metric_cell(self, model: Mapping[str, Any], name: str) -> str:
-        metric = (model.get("metrics") or {}).get(name)
-        if not isinstance(metric, Mapping):
-            return '<td class="n">—</td>'
-        status = metric.get("status", "ok")
-        text = fmt_value(finite(metric.get("value"))) if status == "ok" else esc(status)
-        if is_overridden(self.doc, name, metric):
-            text += " †"
-        tier = metric.get("tier")
-        css = {"DROP": "n d", "REVIEW": "n r"}.get(str(tier), "n")
-        text += {"DROP": " ✗", "REVIEW": " ⚠"}.get(str(tier), "")
-        delta = baseline_delta(model, name)
-        if delta is not None:
-            text += f" <b>{delta}</b>" if name in regressed(model) else f" {delta}"
-        return f'<td class="{css}">{text}</td>'
+    def metric_cells(self, model: Mapping[str, Any],
+                     names: list[tuple[str, tuple[float, float] | None]]) -> str:
+        """The model's cells for each metric of `names` (`_DocFacts.name_bounds`)."""
+        metrics = model.get("metrics") or {}
+        baseline = model.get("baseline")
+        reg: set[str] | None = None
+        cells = []
+        for name, bounds in names:
+            metric = metrics.get(name)
+            if type(metric) is not dict and not isinstance(metric, Mapping):
+                cells.append('<td class="n">—</td>')
+                continue
+            status = metric.get("status", "ok")
+            text = _fmt(metric.get("value")) if status == "ok" else esc(status)
+            if bounds is not None and (metric.get("approved"), metric.get("review")) != bounds:
+                text += " †"
+            tier = metric.get("tier")
+            tier = tier if type(tier) is str else str(tier)
+            css = _TIER_CSS.get(tier, "n")
+            text += _TIER_MARK.get(tier, "")
+            if baseline:
+                delta = _delta(baseline, metric, name)
+                if delta is not None:
+                    if reg is None:
+                        reg = regressed(model)
+                    text += f" <b>{delta}</b>" if name in reg else f" {delta}"
+            cells.append(f'<td class="{css}">{text}</td>')
+        return "".join(cells)
+
+    def flags_cell(self, flags: Any) -> str:
+        joined = ", ".join(map(str, flags or []))
+        text = self._flag_text.get(joined)
+        if text is None:
+            text = self._flag_text[joined] = esc(joined) or "—"
+        return text
+
+    def spark(self, model: Mapping[str, Any]) -> tuple[str, int | None, int, int]:
+        """`model_spark(doc, model)` as a tuple, computed once per model (table and chart)."""
+        spark = self._sparks.get(id(model))
+        if spark is None:
+            spark = self._sparks[id(model)] = self.facts.spark(model)
+        return spark
 
     def class_table(self, cls: str, rows: list[Mapping[str, Any]],
                     positions: Mapping[int, int]) -> list[str]:
@@ -484,16 +551,17 @@ class _HtmlSection:
                 + "".join(f"<th>{esc(n)}</th>" for n in self.names)
                 + f"<th>flags</th><th>{esc(self.watched)} history</th></tr></thead><tbody>")
         lines = [head]
+        names = self.facts.name_bounds(self.names)
         for model in rows:
             anchor = self.charted.get(positions.get(id(model), -1))
             name = esc(model.get("id"))
             if anchor:
                 name = f'<a href="#{anchor}">{name}</a>'
-            spark = model_spark(self.doc, model)
+            spark = self.spark(model)
             lines.append(
                 f'<tr class="m"><th>{name}</th>'
-                + "".join(self.metric_cell(model, n) for n in self.names)
-                + f'<td class="f">{esc(", ".join(map(str, model.get("flags") or []))) or "—"}'
+                + self.metric_cells(model, names)
+                + f'<td class="f">{self.flags_cell(model.get("flags"))}'
                 + f"</td><td>{_spark_html(model, spark)}</td></tr>")
         lines.append("</tbody></table>")
         out = [f'<h3 id="{self.key}-{_cls(cls)}">{esc(cls)} ({len(rows)})</h3>']
@@ -508,14 +576,14 @@ class _HtmlSection:
         cards = ['<div class="cards">']
         for i, m in todo:
             cls = _cls(m.get("classification"))
-            spark = model_spark(self.doc, m)
+            spark = self.spark(m)
             advice = (f"<span class=\"pt\">restore {esc(restore_text(m))}</span>"
                       if m.get("use_checkpoint") else "")
             cards.append(
                 f'<figure id="{self.charted[i]}"><figcaption>'
                 f'<span class="badge c-{cls}">{esc(m.get("classification"))}</span>'
-                f"<b>{esc(m.get('id'))}</b><span class=\"pt\">{esc(peak_text(m, spark))}"
-                f"</span>{advice}</figcaption>{history_chart(self.doc, m)}</figure>")
+                f"<b>{esc(m.get('id'))}</b><span class=\"pt\">{esc(_peak_text(m, *spark[1:]))}"
+                f"</span>{advice}</figcaption>{_history_chart(self.facts, m)}</figure>")
         cards.append("</div>")
         out = [f'<h3 id="{self.key}-charts">Charts: {esc(self.watched)} history of every '
                "REVIEW and DROP model</h3>",
@@ -611,14 +679,15 @@ def _pill(cls: Any) -> str:
     return f'<span class="badge c-{_cls(cls)}">{esc(cls)}</span>'
 
 
-def _spark_html(model: Mapping[str, Any], spark: Spark) -> str:
-    if not spark.points:
+def _spark_html(model: Mapping[str, Any], spark: tuple[str, int | None, int, int]) -> str:
+    chars, peak_pos, points, bucket = spark
+    if not points:
         return '<span class="pt">no history</span>'
-    chars = spark.chars
-    if spark.peak_pos is not None:
-        p = spark.peak_pos
+    if peak_pos is not None:
+        p = peak_pos
         chars = f"{chars[:p]}<b>{chars[p]}</b>{chars[p + 1:]}"
-    return f'<span class="sp">{chars}</span> <span class="pt">{esc(peak_text(model, spark))}</span>'
+    peak = esc(_peak_text(model, peak_pos, points, bucket))
+    return f'<span class="sp">{chars}</span> <span class="pt">{peak}</span>'
 
 
 def write_html(path: str | Path, sections: Sequence[ReportSection]) -> None:

@@ -59,19 +59,33 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 # Every ASCII punctuation character that can start inline markup in CommonMark + GFM (emphasis,
 # code, links, images, HTML, entities, tables, strikethrough, autolinks, GitHub's math and
 # mentions). Backslash escapes are literal in CommonMark, so this never needs HTML entities.
-_MD_SPECIAL = re.compile(r"[\\`*{}\[\]()#!|~<>&$@:^+]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# An underscore is escaped unless it sits between two ASCII letters/digits. (Written as one
+# character class first, then the underscore's condition, so the regex engine can skip
+# ahead to candidate characters: several times faster than an alternation.)
+_MD_SPECIAL = re.compile(r"[\\`*{}\[\]()#!|~<>&$@:^+_]"
+                         r"(?:(?<=[^_])|(?<![0-9A-Za-z]_)|(?![0-9A-Za-z]))")
 
 
 def plain(text: Any) -> str:
     """One line of display text: whitespace runs collapsed, control and bidi characters
     (which could reorder or hide what a reviewer reads) replaced by U+FFFD."""
-    return _CONTROL.sub("\ufffd", " ".join(str(text).split()))
+    value = text if type(text) is str else str(text)
+    # Fast path: a printable string has no control/bidi character and no whitespace but the
+    # ASCII space (str.isprintable is False for every other one), so only space runs and
+    # leading/trailing spaces could change.
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value
+    return _CONTROL.sub("\ufffd", " ".join(value.split()))
+
+
+def _md_escape(m: re.Match[str]) -> str:
+    return "\\" + m.group(0)
 
 
 def md_text(text: Any) -> str:
     """Escape text from the summary for markdown (table cells, headings, list items): no
     markup, no raw HTML, no line breaks, no table pipes. Underscores inside words stay bare."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), plain(text))
+    return _MD_SPECIAL.sub(_md_escape, plain(text))
 
 
 _CODE_SAFE = re.compile(r"[0-9A-Za-z._:+-]{1,128}")
@@ -100,10 +114,12 @@ def models(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def metric_names(doc: Mapping[str, Any]) -> list[str]:
     """Gated metrics in config order, plus any a model carries that the config does not list."""
     names = [str(n) for n in ((doc.get("config") or {}).get("metrics") or {})]
+    seen = set(names)
     for model in models(doc):
         for name in model.get("metrics") or {}:
-            if name not in names:
+            if name not in seen:
                 names.append(str(name))
+                seen.add(names[-1])
     return names
 
 
@@ -148,9 +164,18 @@ def is_overridden(doc: Mapping[str, Any], name: str, metric: Mapping[str, Any]) 
 
 
 def finite(value: Any) -> float | None:
+    if type(value) is float:  # the usual case; x - x is 0.0 exactly when x is finite
+        return value if value - value == 0.0 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _fmt(value: Any) -> str:
+    """`fmt_value(finite(value))`."""
+    if type(value) is float and value - value == 0.0:
+        return f"{value:.6g}"
+    return fmt_value(finite(value))
 
 
 def pct(value: float) -> str:
@@ -185,13 +210,72 @@ def baseline_change(model: Mapping[str, Any], name: str) -> float | None:
 def baseline_delta(model: Mapping[str, Any], name: str) -> str | None:
     """The Δ mark of a metric: 'Δ-12.5%' (relative), 'Δ+0.05 abs' from a baseline of 0,
     'Δ0' unchanged; None when the baseline or the value is not a finite number."""
-    pair = _baseline_pair(model, name)
-    change = baseline_change(model, name)
-    if pair is None or change is None:
+    baseline = model.get("baseline")
+    if not baseline:
         return None
-    if pair[0] == 0 and change != 0:
-        return f"Δ{change:+.6g} abs"
+    return _delta(baseline, (model.get("metrics") or {}).get(name) or {}, name)
+
+
+def _delta(baseline: Any, metric: Mapping[str, Any], name: Any) -> str | None:
+    """`baseline_delta` from a model's (non-empty) "baseline" and its record of metric `name`
+    (the renderers have both at hand)."""
+    base = baseline.get(name)
+    if type(base) is not dict and not isinstance(base, Mapping):
+        return None
+    b = finite(base.get("value"))
+    v = finite(metric.get("value"))
+    if b is None or v is None:
+        return None
+    if b == 0:
+        change = v - b
+        if change != 0:
+            return f"Δ{change:+.6g} abs"
+    else:
+        change = (v - b) / abs(b)
     return delta_text(change)
+
+
+_MISSING: Any = object()
+
+
+class _DocFacts:
+    """What the renderers look up for every model of a document, computed once per document
+    (the config's bounds per metric, the watched metric)."""
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc
+        self._bounds: dict[Any, tuple[float, float, bool] | None] = {}
+        self._pairs: dict[Any, tuple[float, float] | None] = {}
+        self._watched: Any = _MISSING
+
+    def bounds(self, name: Any) -> tuple[float, float, bool] | None:
+        """`default_bounds(doc, name)`."""
+        b = self._bounds.get(name, _MISSING)
+        if b is _MISSING:
+            b = self._bounds[name] = default_bounds(self.doc, name)
+            self._pairs[name] = None if b is None else (b[0], b[1])
+        return b  # type: ignore[no-any-return]
+
+    def name_bounds(self, names: Sequence[str]) -> list[tuple[str, tuple[float, float] | None]]:
+        """(name, the config's (approved, review) for it or None) for each of `names`: a
+        model's bounds that differ from these come from an override (`is_overridden`)."""
+        for name in names:
+            self.bounds(name)
+        return [(name, self._pairs[name]) for name in names]
+
+    def watched(self) -> str | None:
+        """`watched_metric(doc)`."""
+        if self._watched is _MISSING:
+            self._watched = watched_metric(self.doc)
+        return self._watched  # type: ignore[no-any-return]
+
+    def spark(self, model: Mapping[str, Any]) -> tuple[str, int | None, int, int]:
+        """`model_spark(doc, model)` as a tuple."""
+        of = model.get("overfitting") or {}
+        name = of.get("metric") or self.watched()
+        hib = bool((((model.get("metrics") or {}).get(name)) or {}).get("higher_is_better",
+                                                                          True))
+        return _spark(of.get("history") or [], model.get("best_idx"), hib)
 
 
 def regression_change(r: Mapping[str, Any]) -> tuple[str, str]:
@@ -221,6 +305,31 @@ def sparkline(history: Sequence[Any], best_idx: int | None, higher_is_better: bo
     Longer histories are bucketed: a character stands for `bucket` points and shows the best
     of them, so the peak is never averaged away.
     """
+    return Spark(*_spark(history, best_idx, higher_is_better, width))
+
+
+_FLOAT_ONLY = frozenset((float,))
+_SPARK_TOP = len(SPARK_CHARS) - 1
+
+
+def _spark(history: Sequence[Any], best_idx: int | None, higher_is_better: bool = True,
+           width: int = SPARK_WIDTH) -> tuple[str, int | None, int, int]:
+    """`sparkline` as a plain (chars, peak_pos, points, bucket) tuple."""
+    n = len(history)
+    if 0 < n <= width and _FLOAT_ONLY.issuperset(map(type, history)):
+        # The usual case, one point per character, all floats: a non-finite point makes the
+        # sum non-finite, so a finite sum means no gaps (else the general path below).
+        total = sum(history)
+        if total - total == 0.0:
+            lo, hi = min(history), max(history)
+            if hi == lo:
+                line = SPARK_CHARS[3] * n
+            else:
+                span = hi - lo
+                line = "".join([SPARK_CHARS[round((v - lo) / span * _SPARK_TOP)]
+                                for v in history])
+            peak = best_idx // 1 if best_idx is not None and 0 <= best_idx < n else None
+            return line, peak, n, 1
     values = [finite(v) for v in history]
     n = len(values)
     bucket = max(1, math.ceil(n / width)) if n else 1
@@ -230,7 +339,7 @@ def sparkline(history: Sequence[Any], best_idx: int | None, higher_is_better: bo
         reps.append((max(chunk) if higher_is_better else min(chunk)) if chunk else None)
     real = [v for v in reps if v is not None]
     if not real:
-        return Spark(GAP * len(reps), None, n, bucket)
+        return GAP * len(reps), None, n, bucket
     lo, hi = min(real), max(real)
     chars = []
     for v in reps:
@@ -243,27 +352,29 @@ def sparkline(history: Sequence[Any], best_idx: int | None, higher_is_better: bo
     peak_pos = None
     if best_idx is not None and 0 <= best_idx < n:
         peak_pos = best_idx // bucket
-    return Spark("".join(chars), peak_pos, n, bucket)
+    return "".join(chars), peak_pos, n, bucket
 
 
 def model_spark(doc: Mapping[str, Any], model: Mapping[str, Any]) -> Spark:
-    of = model.get("overfitting") or {}
-    name = of.get("metric") or watched_metric(doc)
-    hib = bool((((model.get("metrics") or {}).get(name)) or {}).get("higher_is_better", True))
-    return sparkline(of.get("history") or [], model.get("best_idx"), hib)
+    return Spark(*_DocFacts(doc).spark(model))
 
 
 def peak_text(model: Mapping[str, Any], spark: Spark) -> str:
     """'peak 0.8403 at 6/10, final 11.8% off peak' (plain text, no markup)."""
+    return _peak_text(model, spark.peak_pos, spark.points, spark.bucket)
+
+
+def _peak_text(model: Mapping[str, Any], peak_pos: int | None, points: int,
+               bucket: int) -> str:
     of = model.get("overfitting") or {}
-    if spark.peak_pos is None or model.get("best_idx") is None:
-        return "no history" if not spark.points else "no finite point"
-    text = f"peak {fmt_value(finite(of.get('peak')))} at {model['best_idx'] + 1}/{spark.points}"
+    if peak_pos is None or model.get("best_idx") is None:
+        return "no history" if not points else "no finite point"
+    text = f"peak {_fmt(of.get('peak'))} at {model['best_idx'] + 1}/{points}"
     decline = finite(of.get("decline"))
     if decline is not None and decline >= 0.0005:
         text += f", final {decline:.1%} off peak"
-    if spark.bucket > 1:
-        text += f" ({spark.bucket} points per mark)"
+    if bucket > 1:
+        text += f" ({bucket} points per mark)"
     return text
 
 
@@ -378,26 +489,26 @@ class _MarkdownSection:
     def __init__(self, section: ReportSection) -> None:
         self.s = section
         self.doc = section.document
+        self.facts = _DocFacts(self.doc)
         self.names = metric_names(self.doc)
         self.long_ids: list[str] = []
+        self._long_seen: set[str] = set()
+        self._flag_text: dict[str, str] = {}
+        # Marks the tables use (the legend explains only those): found while rendering them.
         self.marks_used: set[str] = set()
-        for model in models(self.doc):
-            for name, metric in (model.get("metrics") or {}).items():
-                if isinstance(metric, Mapping) and is_overridden(self.doc, name, metric):
-                    self.marks_used.add("†")
-                if baseline_change(model, name) is not None:
-                    self.marks_used.add("Δ")
 
     def render(self) -> list[str]:
         out = self.header()
         out += self.changes()
-        out += self.legend()
         groups = by_class(self.doc)
+        tables: list[str] = []
         for cls in CLASS_ORDER:
-            out += self.class_table(cls, groups.get(cls, []))
+            tables += self.class_table(cls, groups.get(cls, []))
         for cls, rows in groups.items():  # a class no release knows: still listed, never dropped
             if cls not in _RANK:
-                out += self.class_table(cls, rows)
+                tables += self.class_table(cls, rows)
+        out += self.legend()  # after the tables: they collect the marks it explains
+        out += tables
         out += self.checkpoints()
         out += self.regressions()
         if self.long_ids:
@@ -450,60 +561,86 @@ class _MarkdownSection:
         return out
 
     def model_cell(self, model_id: Any) -> str:
-        mid = str(model_id)
+        mid = model_id if type(model_id) is str else str(model_id)
+        if len(mid) <= ID_WIDTH:
+            return md_text(mid)
         shown = short_id(mid)
-        if shown != mid and mid not in self.long_ids:
+        if shown != mid and mid not in self._long_seen:
+            self._long_seen.add(mid)
             self.long_ids.append(mid)
         return md_text(shown)
 
-    def metric_cell(self, model: Mapping[str, Any], name: str) -> str:
-        metric = (model.get("metrics") or {}).get(name)
-        if not isinstance(metric, Mapping):
-            return "—"
-        status = metric.get("status", "ok")
-        text = fmt_value(finite(metric.get("value"))) if status == "ok" else str(status)
-        tier = metric.get("tier")
-        if is_overridden(self.doc, name, metric):
-            text += " †"
-        if tier == "DROP":
-            text = f"**{text} ✗**"
-        elif tier == "REVIEW":
-            text += " ⚠"
-        delta = baseline_delta(model, name)
-        if delta is not None:
-            text += f" **{delta}**" if name in regressed(model) else f" {delta}"
+    def metric_cells(self, model: Mapping[str, Any],
+                     names: list[tuple[str, tuple[float, float] | None]]) -> list[str]:
+        """The model's cell for each metric of `names` (`_DocFacts.name_bounds`)."""
+        metrics = model.get("metrics") or {}
+        baseline = model.get("baseline")
+        reg: set[str] | None = None
+        cells = []
+        for name, bounds in names:
+            metric = metrics.get(name)
+            if type(metric) is not dict and not isinstance(metric, Mapping):
+                if baseline and name in metrics:
+                    # no Δ (no value), but a malformed baseline or metric raises as it did
+                    # when the marks were found in a pass of their own
+                    _baseline_pair(model, name)
+                cells.append("—")
+                continue
+            status = metric.get("status", "ok")
+            text = _fmt(metric.get("value")) if status == "ok" else str(status)
+            tier = metric.get("tier")
+            if bounds is not None and (metric.get("approved"), metric.get("review")) != bounds:
+                text += " †"
+                self.marks_used.add("†")
+            if tier == "DROP":
+                text = f"**{text} ✗**"
+            elif tier == "REVIEW":
+                text += " ⚠"
+            if baseline:
+                delta = _delta(baseline, metric, name)
+                if delta is not None:
+                    self.marks_used.add("Δ")
+                    if reg is None:
+                        reg = regressed(model)
+                    text += f" **{delta}**" if name in reg else f" {delta}"
+            cells.append(text)
+        return cells
+
+    def flags_cell(self, flags: Any) -> str:
+        joined = ", ".join(map(str, flags or []))
+        text = self._flag_text.get(joined)
+        if text is None:
+            text = self._flag_text[joined] = md_text(joined) or "—"
         return text
 
     def class_table(self, cls: str, rows: list[Mapping[str, Any]]) -> list[str]:
         if not rows:
             return []
-        watched = watched_metric(self.doc) or "watched"
+        watched = self.facts.watched() or "watched"
         head = ["model", *(md_text(n) for n in self.names), "flags",
                 f"{md_text(watched)} history"]
         lines = [_row(head), "|---|" + "---:|" * len(self.names) + "---|---|"]
+        spark = self.facts.spark
+        names = self.facts.name_bounds(self.names)
         for model in rows:
-            spark = model_spark(self.doc, model)
-            lines.append(_row([
-                self.model_cell(model.get("id")),
-                *(self.metric_cell(model, n) for n in self.names),
-                md_text(", ".join(map(str, model.get("flags") or []))) or "—",
-                self.spark_cell(model, spark)]))
+            chars, peak_pos, points, bucket = spark(model)
+            cells = [self.model_cell(model.get("id"))]
+            cells += self.metric_cells(model, names)
+            cells.append(self.flags_cell(model.get("flags")))
+            if not points:
+                cells.append("no history")
+            else:
+                if peak_pos is not None:
+                    p = peak_pos
+                    chars = f"{chars[:p]}**{chars[p]}**{chars[p + 1:]}"
+                cells.append(f"{chars} {md_text(_peak_text(model, peak_pos, points, bucket))}")
+            lines.append("| " + " | ".join(cells) + " |")
         out = [f"### {md_text(cls)} ({len(rows)})", ""]
         if cls == "APPROVED":
             out += _collapsible(lines, len(rows), "APPROVED models")
         else:
             out += lines
         return [*out, ""]
-
-    @staticmethod
-    def spark_cell(model: Mapping[str, Any], spark: Spark) -> str:
-        if not spark.points:
-            return "no history"
-        chars = spark.chars
-        if spark.peak_pos is not None:
-            p = spark.peak_pos
-            chars = f"{chars[:p]}**{chars[p]}**{chars[p + 1:]}"
-        return f"{chars} {md_text(peak_text(model, spark))}"
 
     def legend(self) -> list[str]:
         parts = ["✗ misses the REVIEW bound (DROP)", "⚠ misses the APPROVED bound (REVIEW)",
@@ -514,7 +651,7 @@ class _MarkdownSection:
             parts.append("Δ change from the baseline run (bold: a regression)")
         bounds = []
         for name in self.names:
-            b = default_bounds(self.doc, name)
+            b = self.facts.bounds(name)
             if b is not None:
                 op = "≥" if b[2] else "≤"
                 bounds.append(f"{md_text(name)} {op} {b[0]:g} / {b[1]:g}")
@@ -528,7 +665,7 @@ class _MarkdownSection:
         out = ["### Checkpoints", ""]
         if not advice:
             return [*out, "No model needs an earlier checkpoint.", ""]
-        watched = md_text(watched_metric(self.doc) or "watched")
+        watched = md_text(self.facts.watched() or "watched")
         threshold = finite(((self.doc.get("config") or {}).get("overfitting") or {})
                            .get("decline_threshold"))
         by = f"more than {threshold:.0%}" if threshold is not None else "too far"
@@ -538,12 +675,11 @@ class _MarkdownSection:
                 "|---|---|---|---:|---:|---:|"]
         for m in advice:
             of = m.get("overfitting") or {}
-            name = of.get("metric") or watched_metric(self.doc)
-            final = finite(((m.get("metrics") or {}).get(name) or {}).get("value"))
+            name = of.get("metric") or self.facts.watched()
+            final = ((m.get("metrics") or {}).get(name) or {}).get("value")
             decline = finite(of.get("decline"))
             rows.append(_row([self.model_cell(m.get("id")), md_text(m.get("classification")),
-                              restore_text(m), fmt_value(finite(of.get("peak"))),
-                              fmt_value(final),
+                              restore_text(m), _fmt(of.get("peak")), _fmt(final),
                               f"{decline:.1%}" if decline is not None else "—"]))
         out += _collapsible(rows, len(advice), "checkpoint recommendations")
         return [*out, ""]

@@ -5,6 +5,7 @@ Neither shell holds gating logic; both call these functions, so their verdicts c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,13 @@ def gate_file(path: str | Path, settings: GateSettings, *,
     config = settings.config
     summary = load_summary(path, config, source=source)
     baselines = read_baselines(summary, config, settings.baseline_archive)
-    return GatedSummary(summary, assess_all(summary.models, config, baselines))
+    assessments = assess_all(summary.models, config, baselines)
+    if summary.raw:
+        # Once gated, nothing reads the parsed models again (records and reports use the
+        # assessments, the archive stores the raw bytes): letting them go halves the objects
+        # a long pytest session keeps alive for the garbage collector to walk.
+        summary = dataclasses.replace(summary, models=())
+    return GatedSummary(summary, assessments)
 
 
 def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | None

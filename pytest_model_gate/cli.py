@@ -13,14 +13,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .cli_common import EXIT_BAD_INPUT, EXIT_DROPPED, EXIT_OK, EXIT_OUTPUT_FAILED, fail
 from .config import GateConfig
 from .errors import ModelGateError
 from .formatting import checkpoint_advice, fmt_value, table
 from .gating import TIERS, counts
 from .records import to_json
 from .runner import GatedSummary, GateSettings, gate_file, publish, resolve_settings
-
-EXIT_OK, EXIT_DROPPED, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,10 +29,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"model-gate: error: {message}\n")
 
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"model-gate: error: {message}", file=sys.stderr)
-    return code
 
 
 def _settings(args: argparse.Namespace) -> GateSettings:
@@ -92,7 +87,7 @@ def _check(args: argparse.Namespace) -> int:
         settings = _settings(args)
         gated = [gate_file(path, settings) for path in args.summary]
     except ModelGateError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     published = publish(gated, settings)
     fmt = args.format
     if fmt == "json":
@@ -131,9 +126,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         with open(target, "x", encoding="utf-8") as f:
             f.write(text)
     except FileExistsError:
-        return _fail(f"{target}: already exists; not overwritten")
+        return fail(f"{target}: already exists; not overwritten")
     except OSError as exc:
-        return _fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_OUTPUT_FAILED)
+        return fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_OUTPUT_FAILED)
     print(f"wrote {target}")
     return EXIT_OK
 

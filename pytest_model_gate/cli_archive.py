@@ -9,30 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from .cli_common import (
+    DEFAULT_ARCHIVE,
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    archive_location,
+    fail,
+)
 from .errors import ArchiveError, ModelGateError
 from .formatting import fmt_value, table
 from .gating import TIERS
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 2, 3
-DEFAULT_ARCHIVE = "training_archives"
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"model-gate: error: {message}", file=sys.stderr)
-    return code
-
-
-def _archive_location(args: argparse.Namespace) -> str:
-    if args.archive:
-        return str(args.archive)
-    from .runner import resolve_settings
-
-    cwd = Path.cwd()
-    settings = resolve_settings(config_file=None, search_dir=cwd, base_dir=cwd)
-    return settings.archive or DEFAULT_ARCHIVE
 
 
 def _manager(args: argparse.Namespace) -> Any:
@@ -40,7 +29,7 @@ def _manager(args: argparse.Namespace) -> Any:
     from .archive import TrainingArchiveManager
     from .storage import LocalStorage
 
-    location = _archive_location(args)
+    location = archive_location(args)
     manager = TrainingArchiveManager(location)
     storage = manager.storage
     if isinstance(storage, LocalStorage) and not storage.root.is_dir():
@@ -60,10 +49,10 @@ def _run(func: Any, args: argparse.Namespace, *, write_code: int = EXIT_BAD_INPU
     try:
         code: int = func(args)
     except ArchiveError as exc:
-        return _fail(str(exc), write_code if not str(exc).startswith("no archive at") else
+        return fail(str(exc), write_code if not str(exc).startswith("no archive at") else
                      EXIT_BAD_INPUT)
     except ModelGateError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     return code
 
 

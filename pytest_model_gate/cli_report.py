@@ -13,29 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from .cli_common import (
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    archive_location,
+    fail,
+)
 from .errors import ArchiveError, ModelGateError
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 2, 3
-DEFAULT_ARCHIVE = "training_archives"
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"model-gate: error: {message}", file=sys.stderr)
-    return code
-
-
-def _archive_location(args: argparse.Namespace) -> str:
-    """--archive, else the `archive` of the gate.yaml in use (--config or ./gate.yaml)."""
-    if args.archive:
-        return str(args.archive)
-    from .runner import resolve_settings
-
-    cwd = Path.cwd()
-    settings = resolve_settings(config_file=args.config, search_dir=cwd, base_dir=cwd)
-    return settings.archive or DEFAULT_ARCHIVE
 
 
 def open_archive(location: str) -> Any:
@@ -54,11 +40,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from . import report
 
     try:
-        manager = open_archive(_archive_location(args))
+        manager = open_archive(archive_location(args))
         run_id = manager.resolve_run(args.run)
         doc, previous, history = manager.run_context(run_id)
     except ModelGateError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     sections = [report.ReportSection(document=doc, previous=previous, history=history)]
     written: list[str] = []
     try:
@@ -72,7 +58,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             sys.stdout.write(report.render_markdown(sections))
     except OSError as exc:
         target = exc.filename or args.output or args.html
-        return _fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_OUTPUT_FAILED)
+        return fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_OUTPUT_FAILED)
     for line in written:
         print(line, file=sys.stderr)
     return EXIT_OK

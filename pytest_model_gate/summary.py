@@ -51,13 +51,37 @@ class SummaryModel:
     flat_series: Mapping[str, MetricSeries] = field(default_factory=dict)
     bad: Mapping[str, Problem] = field(default_factory=dict)
     flat_bad: Mapping[str, Problem] = field(default_factory=dict)
+    # names whose entry came from a `<name>_history` list alone (no `<name>` entry)
+    history_only: frozenset[str] = frozenset()
+    flat_history_only: frozenset[str] = frozenset()
 
     def lookup(self, names: Sequence[str]) -> tuple[str, MetricSeries] | None:
-        """The first of `names` present: the metrics block first, then the model's own fields."""
-        for table in (self.series, self.flat_series):
-            for name in names:
-                if name in table:
-                    return name, table[name]
+        """The metric that `names` (key, then aliases) read: the metrics block first, then the
+        model's own fields.
+
+        The final value is the first name given as an entry of its own; when that is a scalar,
+        the history is the first `<name>_history` among the names, so `final_fitness: 0.75`
+        beside `fitness_history: [...]` reads as one metric with its history.
+        """
+        for table, only in ((self.series, self.history_only),
+                            (self.flat_series, self.flat_history_only)):
+            if not only:  # the usual case: every entry is a direct one
+                for name in names:
+                    if name in table:
+                        return name, table[name]
+                continue
+            present = [name for name in names if name in table]
+            if not present:
+                continue
+            direct = next((name for name in present if name not in only), None)
+            if direct is None:
+                return present[0], table[present[0]]
+            found = table[direct]
+            if not found.history:
+                history_of = next((name for name in present if name in only), None)
+                if history_of is not None:
+                    found = MetricSeries(final=found.final, history=table[history_of].history)
+            return direct, found
         return None
 
     def problem(self, names: Sequence[str]) -> Problem | None:
@@ -182,8 +206,9 @@ _NOT_A_METRIC = "expected a number or a list of numbers, got "
 
 
 def _normalise_metrics(block: Mapping[str, Any], place: str
-                       ) -> tuple[dict[str, MetricSeries], dict[str, Problem]]:
-    """Every entry that can be a metric -> MetricSeries; the others -> (place, message)."""
+                       ) -> tuple[dict[str, MetricSeries], dict[str, Problem], frozenset[str]]:
+    """Every entry that can be a metric -> MetricSeries; the others -> (place, message);
+    and the names that only a `<name>_history` list gave."""
     series: dict[str, MetricSeries] = {}
     bad: dict[str, Problem] = {}
     histories: dict[str, tuple[float | None, ...]] = {}
@@ -207,12 +232,14 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
                 raise _BadEntry(f"expected a list of numbers, got {_show(value)}")
         except _BadEntry as exc:
             bad[name] = exc.problem(_key_place(place, key))
+    history_only: set[str] = set()
     for name, hist in histories.items():
         if name in bad:
             continue
         current = series.get(name)
         if current is None:
             series[name] = MetricSeries(final=hist[-1] if hist else None, history=hist)
+            history_only.add(name)
         elif current.history:
             bad[name] = (_key_place(place, name), "given as a history and also as "
                          f"{name}{HISTORY_SUFFIX}; give one of them")
@@ -221,7 +248,8 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
             series[name] = MetricSeries(final=current.final, history=hist)
     for name in bad:  # e.g. a good scalar beside a bad `_history`: the entry is not a metric
         series.pop(name, None)
-    return series, bad
+        history_only.discard(name)
+    return series, bad, frozenset(history_only)
 
 
 def _interval(value: Any, place: str, source: str) -> int | None:
@@ -258,21 +286,23 @@ def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
         raise SummaryError(f"expected a model object, got {_show(obj)}", file=source, place=place)
     series: dict[str, MetricSeries] = {}
     bad: dict[str, Problem] = {}
+    only: frozenset[str] = frozenset()
     for block_key in METRIC_BLOCK_KEYS:
         if block_key in obj:
             block = obj[block_key]
             if not isinstance(block, Mapping):
                 raise SummaryError(f"expected an object of metrics, got {_show(block)}",
                                    file=source, place=f"{place}.{block_key}")
-            series, bad = _normalise_metrics(block, f"{place}.{block_key}")
+            series, bad, only = _normalise_metrics(block, f"{place}.{block_key}")
             break
-    flat, flat_bad = _normalise_metrics(
+    flat, flat_bad, flat_only = _normalise_metrics(
         {k: v for k, v in obj.items() if k not in METRIC_BLOCK_KEYS}, place)
     interval = _interval(obj.get("validation_interval"), f"{place}.validation_interval", source)
     return SummaryModel(
         id=model_id, symbol=symbol_of(model_id, obj.get("symbol")), place=place, data=obj,
         validation_interval=interval if interval is not None else run_interval,
-        series=series, flat_series=flat, bad=bad, flat_bad=flat_bad)
+        series=series, flat_series=flat, bad=bad, flat_bad=flat_bad, history_only=only,
+        flat_history_only=flat_only)
 
 
 def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",

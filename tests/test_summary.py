@@ -116,6 +116,32 @@ def test_metric_value_shapes(metrics: dict[str, Any], final: float | None,
     assert series(summary, "f") == MetricSeries(final, history)
 
 
+ALIASES = ("fitness_score", "fitness", "final_fitness")  # the built-in fitness key + aliases
+
+
+@pytest.mark.parametrize(("metrics", "key", "final", "history"), [
+    pytest.param({"final_fitness": 0.75, "fitness_history": [0.7, 0.78, 0.75]},
+                 "final_fitness", 0.75, (0.7, 0.78, 0.75), id="alias-final-plus-other-history"),
+    pytest.param({"final_fitness": 0.74, "fitness_history": [0.7, 0.78, 0.75]},
+                 "final_fitness", 0.74, (0.7, 0.78, 0.75), id="explicit-final-wins"),
+    pytest.param({"fitness_history": [0.7, 0.78]}, "fitness", 0.78, (0.7, 0.78),
+                 id="history-alone"),
+    pytest.param({"fitness_score": [0.6, 0.9], "fitness_history": [0.1, 0.2]},
+                 "fitness_score", 0.9, (0.6, 0.9), id="key-list-keeps-own-history"),
+    pytest.param({"fitness_score": 0.8, "final_fitness": 0.1, "fitness_history": [0.5, 0.8]},
+                 "fitness_score", 0.8, (0.5, 0.8), id="key-before-alias"),
+    pytest.param({"final_fitness": 0.75}, "final_fitness", 0.75, (), id="alias-scalar-only"),
+])
+def test_final_and_history_across_aliases(metrics: dict[str, Any], key: str,
+                                          final: float, history: tuple[float, ...]) -> None:
+    """The final value is the first name given as an entry of its own; a scalar final takes
+    its history from the first `<name>_history` among the key and aliases."""
+    for where in ("nested", "flat"):
+        model = {"metrics": metrics} if where == "nested" else dict(metrics)
+        summary = parse_summary({"models": {"A": model}})
+        assert summary.models[0].lookup(ALIASES) == (key, MetricSeries(final, history))
+
+
 def test_integer_too_large_for_a_float_is_infinite() -> None:
     summary = parse_summary({"models": {"A": {"f": 10 ** 400}}})
     assert series(summary, "f") == MetricSeries(math.inf)

@@ -26,9 +26,7 @@ from .report import (
     COLLAPSE_AT,
     ReportSection,
     _atomic_write,
-    _delta,
     _DocFacts,
-    _fmt,
     _peak_text,
     by_class,
     change_counts,
@@ -37,11 +35,11 @@ from .report import (
     default_bounds,
     finite,
     metadata_items,
+    metric_cell_facts,
     metric_names,
     models,
     plain,
     plural,
-    regressed,
     regression_change,
     restore_text,
     watched_metric,
@@ -505,30 +503,19 @@ class _HtmlSection:
     def metric_cells(self, model: Mapping[str, Any],
                      names: list[tuple[str, tuple[float, float] | None]]) -> str:
         """The model's cells for each metric of `names` (`_DocFacts.name_bounds`)."""
-        metrics = model.get("metrics") or {}
-        baseline = model.get("baseline")
-        reg: set[str] | None = None
         cells = []
-        for name, bounds in names:
-            metric = metrics.get(name)
-            if type(metric) is not dict and not isinstance(metric, Mapping):
+        for facts in metric_cell_facts(model, names):
+            if facts is None:
                 cells.append('<td class="n">—</td>')
                 continue
-            status = metric.get("status", "ok")
-            text = _fmt(metric.get("value")) if status == "ok" else esc(status)
-            if bounds is not None and (metric.get("approved"), metric.get("review")) != bounds:
+            text = facts.value if facts.status == "ok" else esc(facts.status)
+            if facts.overridden:
                 text += " †"
-            tier = metric.get("tier")
-            tier = tier if type(tier) is str else str(tier)
-            css = _TIER_CSS.get(tier, "n")
+            tier = facts.tier if type(facts.tier) is str else str(facts.tier)
             text += _TIER_MARK.get(tier, "")
-            if baseline:
-                delta = _delta(baseline, metric, name)
-                if delta is not None:
-                    if reg is None:
-                        reg = regressed(model)
-                    text += f" <b>{delta}</b>" if name in reg else f" {delta}"
-            cells.append(f'<td class="{css}">{text}</td>')
+            if facts.delta is not None:
+                text += f" <b>{facts.delta}</b>" if facts.regressed else f" {facts.delta}"
+            cells.append(f'<td class="{_TIER_CSS.get(tier, "n")}">{text}</td>')
         return "".join(cells)
 
     def flags_cell(self, flags: Any) -> str:

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .formatting import fmt_change, fmt_value
 
@@ -286,6 +286,47 @@ def regression_change(r: Mapping[str, Any]) -> tuple[str, str]:
 
 def regressed(model: Mapping[str, Any]) -> set[str]:
     return {str(r.get("metric")) for r in model.get("regressions") or []}
+
+
+class CellFacts(NamedTuple):
+    """What both renderers show in one metric cell; each renders it in its own markup."""
+
+    status: Any          # "ok", or what the record says instead of a value
+    value: str           # the formatted value (meaningful when status is "ok")
+    tier: Any
+    overridden: bool     # bounds differ from the config's: an override applied
+    delta: str | None    # the Δ mark against the baseline, if any
+    regressed: bool      # the metric raised REGRESSION
+
+
+def metric_cell_facts(model: Mapping[str, Any],
+                      names: Sequence[tuple[str, tuple[float, float] | None]]
+                      ) -> list[CellFacts | None]:
+    """Per metric of `names` (`_DocFacts.name_bounds`), the cell's facts; None when the model
+    has no record of that metric."""
+    metrics = model.get("metrics") or {}
+    baseline = model.get("baseline")
+    reg: set[str] | None = None
+    out: list[CellFacts | None] = []
+    for name, bounds in names:
+        metric = metrics.get(name)
+        if type(metric) is not dict and not isinstance(metric, Mapping):
+            out.append(None)
+            continue
+        status = metric.get("status", "ok")
+        delta = _delta(baseline, metric, name) if baseline else None
+        is_regressed = False
+        if delta is not None:
+            if reg is None:
+                reg = regressed(model)
+            is_regressed = name in reg
+        out.append(CellFacts(
+            status=status, value=_fmt(metric.get("value")) if status == "ok" else "",
+            tier=metric.get("tier"),
+            overridden=bounds is not None
+            and (metric.get("approved"), metric.get("review")) != bounds,
+            delta=delta, regressed=is_regressed))
+    return out
 
 
 # --- sparklines ----------------------------------------------------------------------------
@@ -573,36 +614,27 @@ class _MarkdownSection:
     def metric_cells(self, model: Mapping[str, Any],
                      names: list[tuple[str, tuple[float, float] | None]]) -> list[str]:
         """The model's cell for each metric of `names` (`_DocFacts.name_bounds`)."""
-        metrics = model.get("metrics") or {}
-        baseline = model.get("baseline")
-        reg: set[str] | None = None
         cells = []
-        for name, bounds in names:
-            metric = metrics.get(name)
-            if type(metric) is not dict and not isinstance(metric, Mapping):
-                if baseline and name in metrics:
+        for (name, _), facts in zip(names, metric_cell_facts(model, names), strict=True):
+            if facts is None:
+                metrics = model.get("metrics") or {}
+                if model.get("baseline") and name in metrics:
                     # no Δ (no value), but a malformed baseline or metric raises as it did
                     # when the marks were found in a pass of their own
                     _baseline_pair(model, name)
                 cells.append("—")
                 continue
-            status = metric.get("status", "ok")
-            text = _fmt(metric.get("value")) if status == "ok" else str(status)
-            tier = metric.get("tier")
-            if bounds is not None and (metric.get("approved"), metric.get("review")) != bounds:
+            text = facts.value if facts.status == "ok" else str(facts.status)
+            if facts.overridden:
                 text += " †"
                 self.marks_used.add("†")
-            if tier == "DROP":
+            if facts.tier == "DROP":
                 text = f"**{text} ✗**"
-            elif tier == "REVIEW":
+            elif facts.tier == "REVIEW":
                 text += " ⚠"
-            if baseline:
-                delta = _delta(baseline, metric, name)
-                if delta is not None:
-                    self.marks_used.add("Δ")
-                    if reg is None:
-                        reg = regressed(model)
-                    text += f" **{delta}**" if name in reg else f" {delta}"
+            if facts.delta is not None:
+                self.marks_used.add("Δ")
+                text += f" **{facts.delta}**" if facts.regressed else f" {facts.delta}"
             cells.append(text)
         return cells
 

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -735,16 +734,11 @@ class _MarkdownSection:
 # --- writing -------------------------------------------------------------------------------
 
 def _atomic_write(path: str | Path, text: str) -> None:
+    """Write a UTF-8 file complete or not at all (the archive's local replace)."""
+    from .storage import LocalStorage
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    LocalStorage(target.parent).replace(target.name, text.encode("utf-8"))
 
 
 def step_summary_text(text: str, full_path: str | Path,

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate.archive import (
+from pytest_model_gate.archive.manager import (
     DOCUMENT_FILE,
     RECORDS,
     REPORT_FILE,
@@ -43,11 +43,11 @@ from pytest_model_gate.archive import (
     TrainingArchiveManager,
     new_run_id,
 )
-from pytest_model_gate.config import GateConfig
-from pytest_model_gate.gating import assess_all
-from pytest_model_gate.records import run_document
-from pytest_model_gate.report import ReportSection, render_markdown
-from pytest_model_gate.summary import parse_summary
+from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.gating import assess_all
+from pytest_model_gate.core.summary import parse_summary
+from pytest_model_gate.report.markdown import ReportSection, render_markdown
 
 PLACEHOLDER = "20000101T000000.000000Z-000000"
 

@@ -11,11 +11,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .archive import ArchivedRun, TrainingArchiveManager
-    from .config import GateConfig, ModelGatingConfig, load_config
-    from .errors import ArchiveError, ConfigError, ModelGateError, SummaryError
-    from .gating import Assessment, MetricResult, assess, assess_model_quality
-    from .summary import TrainingSummary, load_summary, parse_summary
+    from pytest_model_gate.archive.manager import ArchivedRun, TrainingArchiveManager
+    from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, load_config
+    from pytest_model_gate.core.gating import Assessment, MetricResult, assess, assess_model_quality
+    from pytest_model_gate.core.summary import TrainingSummary, load_summary, parse_summary
+    from pytest_model_gate.errors import ArchiveError, ConfigError, ModelGateError, SummaryError
 
 __version__ = "0.1.0"
 
@@ -24,11 +24,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ArchiveError": "errors", "ConfigError": "errors", "ModelGateError": "errors",
     "SummaryError": "errors",
-    "ArchivedRun": "archive", "TrainingArchiveManager": "archive",
-    "GateConfig": "config", "ModelGatingConfig": "config", "load_config": "config",
-    "Assessment": "gating", "MetricResult": "gating", "assess": "gating",
-    "assess_model_quality": "gating",
-    "TrainingSummary": "summary", "load_summary": "summary", "parse_summary": "summary",
+    "ArchivedRun": "archive.manager", "TrainingArchiveManager": "archive.manager",
+    "GateConfig": "core.config", "ModelGatingConfig": "core.config", "load_config": "core.config",
+    "Assessment": "core.gating", "MetricResult": "core.gating", "assess": "core.gating",
+    "assess_model_quality": "core.gating",
+    "TrainingSummary": "core.summary", "load_summary": "core.summary",
+    "parse_summary": "core.summary",
 }
 
 __all__ = [

@@ -8,8 +8,8 @@ import os
 from collections import Counter
 from typing import Any
 
-from pytest_model_gate.archive import RUN_ID_RE, TrainingArchiveManager
-from pytest_model_gate.storage import LOCK_NAME, LocalStorage, temp_is_stale
+from pytest_model_gate.archive.manager import RUN_ID_RE, TrainingArchiveManager
+from pytest_model_gate.archive.storage import LOCK_NAME, LocalStorage, temp_is_stale
 
 
 def all_files(manager: TrainingArchiveManager) -> dict[str, bytes]:

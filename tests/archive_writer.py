@@ -16,8 +16,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate import archive_views, storage
-from pytest_model_gate.archive import TrainingArchiveManager
+from pytest_model_gate.archive import storage
+from pytest_model_gate.archive import views as archive_views
+from pytest_model_gate.archive.manager import TrainingArchiveManager
 
 SYMBOLS = ["AAPL", "MSFT", "BTCUSD", "ETHUSD", "SPY"]
 

@@ -14,18 +14,18 @@ import pytest
 from archive_checks import all_files, check_archive, expected_history
 from archive_writer import make_summary
 
-from pytest_model_gate import archive as archive_mod
-from pytest_model_gate.archive import (
+from pytest_model_gate.archive import manager as archive_mod
+from pytest_model_gate.archive.manager import (
     RUN_ID_RE,
     ArchivedRun,
     TrainingArchiveManager,
     new_run_id,
     validate_run_id,
 )
-from pytest_model_gate.config import GateConfig, ModelGatingConfig, parse_config
+from pytest_model_gate.archive.storage import LocalStorage, open_storage
+from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, parse_config
+from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
-from pytest_model_gate.gating import BaselineValue
-from pytest_model_gate.storage import LocalStorage, open_storage
 
 pytest_plugins = ["s3server"]
 
@@ -112,7 +112,7 @@ def test_yaml_summary_is_kept_byte_for_byte(manager: TrainingArchiveManager,
 
 def test_a_report_bug_does_not_lose_the_run(manager: TrainingArchiveManager,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_model_gate import report
+    from pytest_model_gate.report import markdown as report
 
     def broken(sections: Any) -> str:
         raise ZeroDivisionError("oops")

@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 
-from pytest_model_gate import runner
-from pytest_model_gate.archive import ArchivedRun, TrainingArchiveManager
-from pytest_model_gate.config import GateConfig, parse_config
-from pytest_model_gate.formatting import explain
-from pytest_model_gate.gating import (
+from pytest_model_gate import pipeline as runner
+from pytest_model_gate.archive.manager import ArchivedRun, TrainingArchiveManager
+from pytest_model_gate.archive.storage import FsspecStorage, LocalStorage
+from pytest_model_gate.core.config import GateConfig, parse_config
+from pytest_model_gate.core.document import assessment_record
+from pytest_model_gate.core.explain import explain
+from pytest_model_gate.core.gating import (
     BASELINE_UNUSABLE,
     NO_BASELINE,
     REGRESSION,
@@ -30,10 +32,8 @@ from pytest_model_gate.gating import (
     BaselineValue,
     assess,
 )
-from pytest_model_gate.records import assessment_record
-from pytest_model_gate.report import ReportSection, render_html, render_markdown
-from pytest_model_gate.storage import FsspecStorage, LocalStorage
-from pytest_model_gate.summary import MetricSeries, SummaryModel
+from pytest_model_gate.core.summary import MetricSeries, SummaryModel
+from pytest_model_gate.report.markdown import ReportSection, render_html, render_markdown
 
 pytest_plugins = ["s3server"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_model_gate.config import DEFAULT_CONFIG, load_config
+from pytest_model_gate.core.config import DEFAULT_CONFIG, load_config
 
 GOOD = {"fitness_score": [0.62, 0.71, 0.78, 0.80], "profit_factor": 2.2, "consistency": 0.92,
         "max_drawdown": 0.05}

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_model_gate.config import DEFAULT_CONFIG, load_config
+from pytest_model_gate.core.config import DEFAULT_CONFIG, load_config
 
 CLI = [sys.executable, "-m", "pytest_model_gate.cli"]
 REPO = Path(__file__).resolve().parent.parent

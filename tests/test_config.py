@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_model_gate.config import (
+from pytest_model_gate.core.config import (
     DEFAULT_CONFIG,
     GateConfig,
     ModelGatingConfig,

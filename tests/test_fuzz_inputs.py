@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_model_gate.config import DEFAULT_CONFIG, load_config, parse_config
+from pytest_model_gate.core.config import DEFAULT_CONFIG, load_config, parse_config
+from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.gating import assess_all
+from pytest_model_gate.core.summary import parse_summary
 from pytest_model_gate.errors import ConfigError, SummaryError
-from pytest_model_gate.gating import assess_all
-from pytest_model_gate.records import run_document
-from pytest_model_gate.summary import parse_summary
 
 KEYS = st.sampled_from(["models", "symbols", "results", "metrics", "validation_metrics", "id",
                         "name", "symbol", "fitness_score", "fitness", "final_fitness",

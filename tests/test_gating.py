@@ -10,9 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_model_gate.config import DEFAULT_CONFIG, GateConfig, ModelGatingConfig, parse_config
-from pytest_model_gate.gating import Assessment, assess, assess_model_quality
-from pytest_model_gate.summary import MetricSeries, SummaryModel, parse_summary
+from pytest_model_gate.core.config import (
+    DEFAULT_CONFIG,
+    GateConfig,
+    ModelGatingConfig,
+    parse_config,
+)
+from pytest_model_gate.core.gating import Assessment, assess, assess_model_quality
+from pytest_model_gate.core.summary import MetricSeries, SummaryModel, parse_summary
 
 INF = math.inf
 NAN = math.nan

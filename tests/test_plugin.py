@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_model_gate.config import GateConfig, load_config
-from pytest_model_gate.gating import Assessment, assess_all
+from pytest_model_gate.core.config import GateConfig, load_config
+from pytest_model_gate.core.gating import Assessment, assess_all
+from pytest_model_gate.core.summary import load_summary
 from pytest_model_gate.plugin import ModelItem, ModelNeedsReview
-from pytest_model_gate.summary import load_summary
 
 NO_ARCHIVE = "--no-model-gate-archive"
 
@@ -669,7 +669,7 @@ def test_report_option(pytester: pytest.Pytester) -> None:
 
 def test_archive_written_once(run: Runner, pytester: pytest.Pytester) -> None:
     """One run archived per summary, by the controller only (not by each xdist worker)."""
-    archive = pytest.importorskip("pytest_model_gate.archive")
+    archive = pytest.importorskip("pytest_model_gate.archive.manager")
     write_json(pytester, "s.json", SMALL)
     first = run("--model-gate", "s.json")
     first.assert_outcomes(passed=1, xfailed=1, failed=1)

@@ -29,9 +29,9 @@ from test_report_support import (
     model,
 )
 
-from pytest_model_gate import report
-from pytest_model_gate.gating import BaselineValue
-from pytest_model_gate.report import ReportSection, render_markdown, sparkline
+from pytest_model_gate.core.gating import BaselineValue
+from pytest_model_gate.report import markdown as report
+from pytest_model_gate.report.markdown import ReportSection, render_markdown, sparkline
 
 # --- helpers -------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from test_report_support import example_document, runs
 
-from pytest_model_gate import html_report
-from pytest_model_gate.report import ReportSection
+from pytest_model_gate.report import html as html_report
+from pytest_model_gate.report.markdown import ReportSection
 
 BIG = 10_000
 TIMEOUT = 180  # seconds for Chromium to load, lay out and dump the 10,000-model page

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from test_report_support import EXAMPLE_NAME
 
-from pytest_model_gate import cli, cli_report, report
-from pytest_model_gate.archive import TrainingArchiveManager
-from pytest_model_gate.config import GateConfig
-from pytest_model_gate.gating import assess_all
-from pytest_model_gate.summary import load_summary
+from pytest_model_gate import cli
+from pytest_model_gate.archive.manager import TrainingArchiveManager
+from pytest_model_gate.cli import report as cli_report
+from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.core.gating import assess_all
+from pytest_model_gate.core.summary import load_summary
+from pytest_model_gate.report import markdown as report
 
 
 def run(argv: list[str]) -> int:

@@ -21,8 +21,9 @@ from test_report_support import (
 )
 from test_report_support import synthetic_models as synthetic
 
-from pytest_model_gate import html_report, report
-from pytest_model_gate.report import ReportSection
+from pytest_model_gate.report import html as html_report
+from pytest_model_gate.report import markdown as report
+from pytest_model_gate.report.markdown import ReportSection
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 SVG_EMPTY = {"rect", "line", "polyline", "circle", "use", "path"}

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate.config import GateConfig, parse_config
-from pytest_model_gate.gating import assess_all
-from pytest_model_gate.records import run_document
-from pytest_model_gate.summary import load_summary, parse_summary
+from pytest_model_gate.core.config import GateConfig, parse_config
+from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.gating import assess_all
+from pytest_model_gate.core.summary import load_summary, parse_summary
 
 GOLDEN_RUN_ID = "20251227T101500.000000Z-golden"
 EXAMPLE_NAME = "training_summary_20251227_101500.json"

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from pytest_model_gate.config import DEFAULT_CONFIG
-from pytest_model_gate.errors import SummaryError
-from pytest_model_gate.summary import (
+from pytest_model_gate.core.config import DEFAULT_CONFIG
+from pytest_model_gate.core.summary import (
     MetricSeries,
     TrainingSummary,
     load_summary,
     parse_summary,
     symbol_of,
 )
+from pytest_model_gate.errors import SummaryError
 
 GOOD = {"fitness_score": 0.8, "profit_factor": 2.0, "consistency": 0.9, "max_drawdown": 0.05}
 

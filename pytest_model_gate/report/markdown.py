@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .formatting import fmt_change, fmt_value
+from pytest_model_gate.text import fmt_change, fmt_value
 
 CLASS_ORDER = ("DROP", "REVIEW", "APPROVED")
 _RANK = {"APPROVED": 0, "REVIEW": 1, "DROP": 2}
@@ -735,7 +735,7 @@ class _MarkdownSection:
 
 def _atomic_write(path: str | Path, text: str) -> None:
     """Write a UTF-8 file complete or not at all (the archive's local replace)."""
-    from .storage import LocalStorage
+    from pytest_model_gate.archive.storage import LocalStorage
 
     target = Path(path)
     LocalStorage(target.parent).replace(target.name, text.encode("utf-8"))
@@ -779,7 +779,7 @@ def write_markdown(path: str | Path, text: str) -> None:
 
 
 def render_html(sections: Sequence[ReportSection]) -> str:
-    from .html_report import render_html as _render
+    from pytest_model_gate.report.html import render_html as _render
 
     return _render(sections)
 

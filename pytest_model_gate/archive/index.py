@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import ArchiveError
-from .storage import Storage
+from pytest_model_gate.archive.storage import Storage
+from pytest_model_gate.errors import ArchiveError
 
 _ID_PATTERN = r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}"
 RUN_ID_RE = re.compile(f"^{_ID_PATTERN}$")

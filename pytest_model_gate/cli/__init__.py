@@ -13,13 +13,26 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .cli_common import EXIT_BAD_INPUT, EXIT_DROPPED, EXIT_OK, EXIT_OUTPUT_FAILED, fail
-from .config import GateConfig
-from .errors import ModelGateError
-from .formatting import checkpoint_advice, fmt_value, table
-from .gating import TIERS, counts
-from .records import to_json
-from .runner import GatedSummary, GateSettings, gate_file, publish, resolve_settings
+from pytest_model_gate.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_DROPPED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    fail,
+)
+from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.core.document import to_json
+from pytest_model_gate.core.explain import checkpoint_advice
+from pytest_model_gate.core.gating import TIERS, counts
+from pytest_model_gate.errors import ModelGateError
+from pytest_model_gate.pipeline import (
+    GatedSummary,
+    GateSettings,
+    gate_file,
+    publish,
+    resolve_settings,
+)
+from pytest_model_gate.text import fmt_value, table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -155,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("path", nargs="?", default="gate.yaml")
     init.set_defaults(func=cmd_init)
 
-    from . import cli_archive, cli_report
+    from pytest_model_gate.cli import archive as cli_archive
+    from pytest_model_gate.cli import report as cli_report
     cli_archive.add_commands(sub)
     cli_report.add_commands(sub)
     return parser

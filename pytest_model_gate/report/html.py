@@ -17,8 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .formatting import fmt_value
-from .report import (
+from pytest_model_gate.report.markdown import (
     _FLOAT_ONLY,
     _RANK,
     CHANGE_KINDS,
@@ -44,6 +43,7 @@ from .report import (
     restore_text,
     watched_metric,
 )
+from pytest_model_gate.text import fmt_value
 
 CHARTS_OPEN_MAX = 200
 """More REVIEW/DROP charts (or symbol trends) than this start folded (still all in the file)."""

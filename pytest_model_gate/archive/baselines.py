@@ -15,8 +15,9 @@ import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .archive_index import DOCUMENT_FILE, load_json, scan_archive
-from .archive_views import (
+from pytest_model_gate.archive.index import DOCUMENT_FILE, load_json, scan_archive
+from pytest_model_gate.archive.storage import Storage
+from pytest_model_gate.archive.views import (
     by_shard,
     history_sources,
     model_entries,
@@ -24,8 +25,7 @@ from .archive_views import (
     shard_batches_newest_first,
     uses_views,
 )
-from .gating import BaselineValue
-from .storage import Storage
+from pytest_model_gate.core.gating import BaselineValue
 
 
 def baseline_values(storage: Storage, wanted: list[str], against: str, window: int,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ArchiveError
+from pytest_model_gate.errors import ArchiveError
 
 TEMP_SUFFIX = ".tmp"
 LOCK_NAME = ".index.lock"

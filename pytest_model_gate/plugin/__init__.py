@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .plugin_session import GateSession
+    from pytest_model_gate.plugin.session import GateSession
 
 REVIEW_MODES = ("xfail", "fail", "pass")
 
@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.option.model_gate:
         return
-    from . import plugin_session
+    from pytest_model_gate.plugin import session as plugin_session
 
     session = plugin_session.build_session(config)
     config.stash[gate_session_key] = session
@@ -118,7 +118,7 @@ _SESSION_NAMES = ("GateVerdict", "ModelDropped", "ModelNeedsReview", "ModelItem"
 def __getattr__(name: str) -> Any:
     # The collector and item classes, for users and tests that import them from here.
     if name in _SESSION_NAMES:
-        from . import plugin_session
+        from pytest_model_gate.plugin import session as plugin_session
 
         return getattr(plugin_session, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,19 +15,14 @@ import argparse
 import sys
 from typing import Any
 
-from .cli_common import (
-    EXIT_OK,
-    EXIT_OUTPUT_FAILED,
-    archive_location,
-    fail,
-)
-from .errors import ArchiveError, ModelGateError
+from pytest_model_gate.cli.common import EXIT_OK, EXIT_OUTPUT_FAILED, archive_location, fail
+from pytest_model_gate.errors import ArchiveError, ModelGateError
 
 
 def open_archive(location: str) -> Any:
     """The archive to read; a local folder that does not exist is an error, never created."""
-    from .archive import TrainingArchiveManager
-    from .storage import LocalStorage
+    from pytest_model_gate.archive.manager import TrainingArchiveManager
+    from pytest_model_gate.archive.storage import LocalStorage
 
     manager = TrainingArchiveManager(location)
     storage = getattr(manager, "storage", None)
@@ -37,7 +32,7 @@ def open_archive(location: str) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import report
+    from pytest_model_gate.report import markdown as report
 
     try:
         manager = open_archive(archive_location(args))

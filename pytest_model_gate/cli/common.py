@@ -20,7 +20,7 @@ def archive_location(args: argparse.Namespace) -> str:
     """--archive, else the `archive` of the gate.yaml in use (--config or ./gate.yaml)."""
     if args.archive:
         return str(args.archive)
-    from .runner import resolve_settings
+    from pytest_model_gate.pipeline import resolve_settings
 
     cwd = Path.cwd()
     settings = resolve_settings(config_file=getattr(args, "config", None), search_dir=cwd,

@@ -17,10 +17,18 @@ from typing import Any
 
 import pytest
 
-from .errors import ModelGateError
-from .formatting import checkpoint_advice, explain, fmt_value, reason_line
-from .gating import TIERS, Assessment, counts
-from .runner import GatedSummary, GateSettings, PublishResult, gate_file, publish, resolve_settings
+from pytest_model_gate.core.explain import checkpoint_advice, explain, reason_line
+from pytest_model_gate.core.gating import TIERS, Assessment, counts
+from pytest_model_gate.errors import ModelGateError
+from pytest_model_gate.pipeline import (
+    GatedSummary,
+    GateSettings,
+    PublishResult,
+    gate_file,
+    publish,
+    resolve_settings,
+)
+from pytest_model_gate.text import fmt_value
 
 EXIT_ARCHIVE_FAILED = 3  # the CLI's code for "archive or report not written"
 TERMINAL_LIST_LIMIT = 30  # per class, in the terminal summary without -v

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from .config import GateConfig
-from .errors import SummaryError
+from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.errors import SummaryError
 
 CONTAINER_KEYS = ("models", "symbols", "results")
 METRIC_BLOCK_KEYS = ("metrics", "validation_metrics")

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from .config import GateConfig, MetricSpec, ModelGatingConfig, as_gate_config
-from .summary import MetricSeries, SummaryModel
+from pytest_model_gate.core.config import GateConfig, MetricSpec, ModelGatingConfig, as_gate_config
+from pytest_model_gate.core.summary import MetricSeries, SummaryModel
 
 Tier = Literal["APPROVED", "REVIEW", "DROP"]
 TIERS: tuple[Tier, ...] = ("APPROVED", "REVIEW", "DROP")

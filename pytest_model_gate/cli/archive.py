@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from .cli_common import (
+from pytest_model_gate.cli.common import (
     DEFAULT_ARCHIVE,
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -19,15 +19,15 @@ from .cli_common import (
     archive_location,
     fail,
 )
-from .errors import ArchiveError, ModelGateError
-from .formatting import fmt_value, table
-from .gating import TIERS
+from pytest_model_gate.core.gating import TIERS
+from pytest_model_gate.errors import ArchiveError, ModelGateError
+from pytest_model_gate.text import fmt_value, table
 
 
 def _manager(args: argparse.Namespace) -> Any:
     """The archive to read; a local folder that does not exist is an error, not created."""
-    from .archive import TrainingArchiveManager
-    from .storage import LocalStorage
+    from pytest_model_gate.archive.manager import TrainingArchiveManager
+    from pytest_model_gate.archive.storage import LocalStorage
 
     location = archive_location(args)
     manager = TrainingArchiveManager(location)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .archive_index import (
+from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
     RECORDS,
     dump_line,
@@ -39,7 +39,7 @@ from .archive_index import (
     record_names,
     scan_archive,
 )
-from .storage import LocalStorage, Storage, temp_name
+from pytest_model_gate.archive.storage import LocalStorage, Storage, temp_name
 
 VIEWS_FORMAT = 2
 VIEWS_ROOT = "views"

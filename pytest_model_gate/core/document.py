@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from .config import GateConfig
-from .gating import Assessment, counts
-from .summary import TrainingSummary
+from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.core.gating import Assessment, counts
+from pytest_model_gate.core.summary import TrainingSummary
 
 SCHEMA_VERSION = 1
 

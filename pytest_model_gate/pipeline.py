@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import GateConfig, find_config, load_config, resolve_output
-from .errors import ModelGateError
-from .gating import Assessment, BaselineValue, assess_all
-from .summary import TrainingSummary, load_summary
+from pytest_model_gate.core.config import GateConfig, find_config, load_config, resolve_output
+from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
+from pytest_model_gate.core.summary import TrainingSummary, load_summary
+from pytest_model_gate.errors import ModelGateError
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | 
         return None
     if archive is None:
         return {m.id: {} for m in summary.models}
-    from .archive import TrainingArchiveManager
+    from pytest_model_gate.archive.manager import TrainingArchiveManager
 
     manager = TrainingArchiveManager(archive, config=config)
     return manager.baseline_values(
@@ -116,7 +116,7 @@ class PublishResult:
     def render_markdown(self) -> str:
         """The markdown report of `sections` (rendered once, however often asked for)."""
         if self.markdown is None:
-            from . import report as report_mod
+            from pytest_model_gate.report import markdown as report_mod
 
             self.markdown = report_mod.render_markdown(self.sections)
         return self.markdown
@@ -125,15 +125,15 @@ class PublishResult:
 def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishResult:
     """Archive each summary as one run, then write the report(s). Failures are collected,
     never raised: the verdicts stand whatever happens to the outputs."""
-    from . import report as report_mod
-    from .records import run_document
+    from pytest_model_gate.core.document import run_document
+    from pytest_model_gate.report import markdown as report_mod
 
     result = PublishResult(archive=settings.archive)
     sections: list[report_mod.ReportSection] = []
     manager = None
     if settings.archive is not None:
         try:
-            from .archive import TrainingArchiveManager
+            from pytest_model_gate.archive.manager import TrainingArchiveManager
             manager = TrainingArchiveManager(settings.archive, config=settings.config)
         except Exception as exc:  # a broken store must not hide the verdicts
             result.errors.append(f"archive not written: {_describe(exc, settings.archive)}")

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError
+from pytest_model_gate.errors import ConfigError
 
 CONFIG_FILENAME = "gate.yaml"
 BUILTIN_METRIC_NAMES = ("fitness", "profit_factor", "consistency", "max_drawdown")

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .archive_baselines import baseline_values
-from .archive_index import (
+from pytest_model_gate.archive.baselines import baseline_values
+from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
     INDEX,
     RECORD_SCHEMA,
@@ -60,7 +60,14 @@ from .archive_index import (
     scan_archive,
     validate_run_id,
 )
-from .archive_views import (
+from pytest_model_gate.archive.storage import (
+    LocalStorage,
+    Storage,
+    open_storage,
+    temp_is_stale,
+    translate_errors,
+)
+from pytest_model_gate.archive.views import (
     LEGACY_SHARDS,
     SHARDS,
     VIEWS,
@@ -74,12 +81,16 @@ from .archive_views import (
     symbols_from_shards,
     uses_views,
 )
-from .config import GateConfig, ModelGatingConfig, as_gate_config
-from .errors import ArchiveError
-from .gating import Assessment, BaselineValue, assess_all
-from .records import run_document
-from .storage import LocalStorage, Storage, open_storage, temp_is_stale, translate_errors
-from .summary import TrainingSummary, decode_summary, load_summary, parse_summary
+from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, as_gate_config
+from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
+from pytest_model_gate.core.summary import (
+    TrainingSummary,
+    decode_summary,
+    load_summary,
+    parse_summary,
+)
+from pytest_model_gate.errors import ArchiveError
 
 __all__ = ["ArchivedRun", "TrainingArchiveManager", "new_run_id", "validate_run_id"]
 
@@ -237,7 +248,7 @@ class TrainingArchiveManager:
     def _render(doc: dict[str, Any], previous: dict[str, Any] | None,
                 history: list[dict[str, Any]]) -> tuple[str, bool]:
         """(recommendations.md of this run alone, whether it rendered: else a stub)."""
-        from . import report
+        from pytest_model_gate.report import markdown as report
 
         try:
             return report.render_markdown(

@@ -1,0 +1,1 @@
+"""The training archive: storage, commit records, index, views and baselines."""

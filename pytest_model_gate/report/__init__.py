@@ -1,0 +1,1 @@
+"""Reports: view models of a run document rendered as markdown and HTML."""

@@ -1,0 +1,1 @@
+"""Readers that turn what training tools write into a training summary."""

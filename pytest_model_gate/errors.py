@@ -1,6 +1,19 @@
-"""Error types: every user-facing failure carries a file, a place and a plain message."""
+"""Error types and exit codes: every user-facing failure carries a file, a place and a plain
+message, and maps to one exit code that CI can tell from a DROP."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """`model-gate` exit status (pytest sessions reuse OUTPUT_FAILED)."""
+
+    OK = 0  # nothing dropped
+    DROPPED = 1  # at least one model is DROP
+    BAD_INPUT = 2  # summary, config or option rejected, with one clear line
+    OUTPUT_FAILED = 3  # the archive or a report could not be written (verdicts still shown)
+    INTERNAL = 70  # a crash of our own code: never 0 or 1, so CI never takes it for a verdict
 
 
 class ModelGateError(Exception):
@@ -36,3 +49,11 @@ class ConfigError(ModelGateError):
 
 class ArchiveError(ModelGateError):
     """The archive cannot be read or written."""
+
+
+class NoArchiveError(ArchiveError):
+    """A query names an archive location that holds no archive."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        super().__init__(f"no archive at {location}")

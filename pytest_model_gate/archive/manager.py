@@ -81,7 +81,12 @@ from pytest_model_gate.archive.views import (
     symbols_from_shards,
     uses_views,
 )
-from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, as_gate_config
+from pytest_model_gate.core.config import (
+    DEFAULT_ARCHIVE,
+    GateConfig,
+    ModelGatingConfig,
+    as_gate_config,
+)
 from pytest_model_gate.core.document import run_document
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import (
@@ -173,7 +178,7 @@ class ArchivedRun:
 class TrainingArchiveManager:
     """Archive gated runs and answer questions about them (local folder or fsspec URL)."""
 
-    def __init__(self, archive_dir: str | os.PathLike[str] = "training_archives",
+    def __init__(self, archive_dir: str | os.PathLike[str] = DEFAULT_ARCHIVE,
                  config: GateConfig | ModelGatingConfig | None = None,
                  storage_options: dict[str, Any] | None = None) -> None:
         self.archive_dir = os.fspath(archive_dir)

@@ -20,7 +20,7 @@ from pytest_model_gate.cli.common import (
     fail,
 )
 from pytest_model_gate.core.gating import TIERS
-from pytest_model_gate.errors import ArchiveError, ModelGateError
+from pytest_model_gate.errors import ArchiveError, ModelGateError, NoArchiveError
 from pytest_model_gate.text import fmt_value, table
 
 
@@ -33,7 +33,7 @@ def _manager(args: argparse.Namespace) -> Any:
     manager = TrainingArchiveManager(location)
     storage = manager.storage
     if isinstance(storage, LocalStorage) and not storage.root.is_dir():
-        raise ArchiveError(f"no archive at {location}")
+        raise NoArchiveError(location)
     return manager
 
 
@@ -48,9 +48,10 @@ def _print(lines: list[str]) -> None:
 def _run(func: Any, args: argparse.Namespace, *, write_code: int = EXIT_BAD_INPUT) -> int:
     try:
         code: int = func(args)
+    except NoArchiveError as exc:
+        return fail(str(exc), EXIT_BAD_INPUT)
     except ArchiveError as exc:
-        return fail(str(exc), write_code if not str(exc).startswith("no archive at") else
-                     EXIT_BAD_INPUT)
+        return fail(str(exc), write_code)
     except ModelGateError as exc:
         return fail(str(exc))
     return code

@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_DROPPED, EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = 0, 1, 2, 3
-DEFAULT_ARCHIVE = "training_archives"
+from pytest_model_gate.core.config import DEFAULT_ARCHIVE
+from pytest_model_gate.errors import ExitCode
+
+EXIT_OK, EXIT_DROPPED = ExitCode.OK, ExitCode.DROPPED
+EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = ExitCode.BAD_INPUT, ExitCode.OUTPUT_FAILED
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:

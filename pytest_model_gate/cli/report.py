@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from pytest_model_gate.cli.common import EXIT_OK, EXIT_OUTPUT_FAILED, archive_location, fail
-from pytest_model_gate.errors import ArchiveError, ModelGateError
+from pytest_model_gate.errors import ModelGateError, NoArchiveError
 
 
 def open_archive(location: str) -> Any:
@@ -27,7 +27,7 @@ def open_archive(location: str) -> Any:
     manager = TrainingArchiveManager(location)
     storage = getattr(manager, "storage", None)
     if isinstance(storage, LocalStorage) and not storage.root.is_dir():
-        raise ArchiveError(f"no archive at {location}")
+        raise NoArchiveError(location)
     return manager
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pytest_model_gate.errors import ConfigError
 
 CONFIG_FILENAME = "gate.yaml"
+DEFAULT_ARCHIVE = "training_archives"  # the built-in `archive:`, for every shell
 BUILTIN_METRIC_NAMES = ("fitness", "profit_factor", "consistency", "max_drawdown")
 
 
@@ -165,7 +166,7 @@ class GateConfig(_Strict):
     on_invalid: Literal["drop", "review"] = "drop"
     overrides: tuple[Override, ...] = ()
     baseline: BaselineConfig | None = None
-    archive: str | None = "training_archives"
+    archive: str | None = DEFAULT_ARCHIVE
     report: str | None = "model-gate-report.md"
     html: str | None = None
 

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_model_gate.core.explain import checkpoint_advice, explain, reason_line
 from pytest_model_gate.core.gating import TIERS, Assessment, counts
-from pytest_model_gate.errors import ModelGateError
+from pytest_model_gate.errors import ExitCode, ModelGateError
 from pytest_model_gate.pipeline import (
     GatedSummary,
     GateSettings,
@@ -30,7 +30,6 @@ from pytest_model_gate.pipeline import (
 )
 from pytest_model_gate.text import fmt_value
 
-EXIT_ARCHIVE_FAILED = 3  # the CLI's code for "archive or report not written"
 TERMINAL_LIST_LIMIT = 30  # per class, in the terminal summary without -v
 
 
@@ -255,7 +254,7 @@ class GateController:
         self.published = publish(self.results, settings)
         if self.published.errors and session.exitstatus in (pytest.ExitCode.OK,
                                                             pytest.ExitCode.TESTS_FAILED):
-            session.exitstatus = EXIT_ARCHIVE_FAILED
+            session.exitstatus = int(ExitCode.OUTPUT_FAILED)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter

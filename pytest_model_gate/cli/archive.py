@@ -12,13 +12,13 @@ import sys
 from typing import Any
 
 from pytest_model_gate.cli.common import (
-    DEFAULT_ARCHIVE,
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     archive_location,
     fail,
 )
+from pytest_model_gate.core.config import DEFAULT_ARCHIVE
 from pytest_model_gate.core.gating import TIERS
 from pytest_model_gate.errors import ArchiveError, ModelGateError, NoArchiveError
 from pytest_model_gate.text import fmt_value, table

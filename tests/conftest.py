@@ -6,22 +6,15 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "s3server"]
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _examples_dir() -> Path:
-    """../shared/examples from the project root (CI lays shared/ beside the clone)."""
-    for candidate in (REPO.parent / "shared" / "examples", REPO / "examples"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("example summaries not found")
-
-
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
-    return _examples_dir()
+    """The repository's own examples: the tests use nothing outside the repository."""
+    return REPO / "examples"
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """An S3 endpoint for the tests: moto's ThreadedMotoServer on 127.0.0.1, on a free port.
 
-Use from a test module with ``pytest_plugins = ["tests.s3server"]`` or import the fixtures.
+Use from a test module with the root conftest's ``pytest_plugins`` or import the fixtures.
 Credentials and the endpoint reach s3fs the way they do in CI: through the environment
 (``AWS_ENDPOINT_URL`` and friends), so subprocess writers inherit them too.
 """

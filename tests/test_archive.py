@@ -27,8 +27,6 @@ from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, parse_c
 from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
 
-pytest_plugins = ["s3server"]
-
 
 @pytest.fixture(params=["local", "s3"])
 def archive_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -12,8 +12,6 @@ import pytest
 from pytest_model_gate.archive.manager import TrainingArchiveManager
 from pytest_model_gate.cli import main
 
-pytest_plugins = ["s3server"]
-
 
 def _summary(**values: tuple[float, float, float, float]) -> dict[str, object]:
     return {"timestamp": "t", "models": {

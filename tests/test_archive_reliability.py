@@ -23,8 +23,6 @@ from pytest_model_gate.archive.manager import RUN_ID_RE, TrainingArchiveManager
 from pytest_model_gate.core.gating import assess_all, counts
 from pytest_model_gate.core.summary import parse_summary
 
-pytest_plugins = ["s3server"]
-
 WRITER = Path(__file__).with_name("archive_writer.py")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

@@ -35,8 +35,6 @@ from pytest_model_gate.core.gating import (
 from pytest_model_gate.core.summary import MetricSeries, SummaryModel
 from pytest_model_gate.report.markdown import ReportSection, render_html, render_markdown
 
-pytest_plugins = ["s3server"]
-
 # Wide absolute bounds: a model is APPROVED on its values, so a change of class below is
 # the baseline's doing. fitness: higher is better; max_drawdown: lower is better.
 METRICS = {"fitness": {"approved": 0.5, "review": 0.3},

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
-from test_report_support import (
+from report_support import (
     APPROVED,
     DROP,
     EXAMPLE_NAME,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_report_support import example_document, runs
+from report_support import example_document, runs
 
 from pytest_model_gate.report import html as html_report
 from pytest_model_gate.report.markdown import ReportSection

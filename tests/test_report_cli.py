@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_report_support import EXAMPLE_NAME
+from report_support import EXAMPLE_NAME
 
 from pytest_model_gate import cli
 from pytest_model_gate.archive.manager import TrainingArchiveManager

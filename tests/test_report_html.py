@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_report_support import (
+from report_support import (
     APPROVED,
     DROP,
     REVIEW,
@@ -19,7 +19,7 @@ from test_report_support import (
     run_id,
     runs,
 )
-from test_report_support import synthetic_models as synthetic
+from report_support import synthetic_models as synthetic
 
 from pytest_model_gate.report import html as html_report
 from pytest_model_gate.report import markdown as report

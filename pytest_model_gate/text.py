@@ -5,8 +5,52 @@ No package imports: anything may use it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from json.encoder import encode_basestring
+from typing import Any, Literal, get_args
+
+# --- the gate's vocabulary (defined once; the plugin entry point reads it without pydantic) ---
+
+Tier = Literal["APPROVED", "REVIEW", "DROP"]
+TIERS: tuple[Tier, ...] = get_args(Tier)
+TIER_RANK: dict[str, int] = {t: i for i, t in enumerate(TIERS)}  # APPROVED < REVIEW < DROP
+
+ReviewMode = Literal["xfail", "fail", "pass"]
+REVIEW_MODES: tuple[ReviewMode, ...] = get_args(ReviewMode)  # what a REVIEW model is in pytest
+
+
+def finite(value: Any) -> float | None:
+    """A finite number as float; None for anything else (None, NaN, inf, bool, text)."""
+    if type(value) is float:  # the usual case; x - x is 0.0 exactly when x is finite
+        return value if value - value == 0.0 else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return as_float if math.isfinite(as_float) else None
+
+
+def show_value(value: Any) -> str:
+    """A value from a user's file as a message quotes it: JSON-like, at most 60 characters;
+    an object or a list is named, not dumped."""
+    if isinstance(value, str):  # what json.dumps(value, ensure_ascii=False) gives, faster
+        text = encode_basestring(value)
+    elif isinstance(value, bool):
+        return "true" if value else "false"
+    elif value is None:
+        return "null"
+    elif isinstance(value, (dict, list, tuple)):
+        return "an object" if isinstance(value, dict) else "a list"
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except ValueError:  # e.g. an int beyond the str conversion limit
+            text = "a number too large to show" if isinstance(value, int) else repr(value)
+    return text if len(text) <= 60 else text[:57] + '..."'
 
 
 def fmt_value(value: float | None) -> str:
@@ -32,7 +76,9 @@ def fmt_change(change: float | None, limit: float | None, *, relative: bool = Tr
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    """Left-aligned plain-text columns."""
+    """Left-aligned plain-text columns, two spaces apart, no trailing spaces.
+
+    One %-format per row: `model-gate history` prints tens of thousands of rows."""
     n = len(header)
     if all(len(row) == n for row in rows):  # the usual case, column by column
         widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
@@ -40,6 +86,8 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
         widths = [len(h) for h in header]
         for row in rows:
             widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-    out = ["  ".join(map(str.ljust, header, widths)).rstrip()]
-    out.extend("  ".join(map(str.ljust, row, widths)).rstrip() for row in rows)
-    return out
+        out = ["  ".join(map(str.ljust, header, widths)).rstrip()]
+        out.extend("  ".join(map(str.ljust, row, widths)).rstrip() for row in rows)
+        return out
+    fmt = "  ".join(f"%-{w}s" for w in widths[:-1]) + ("  %s" if n > 1 else "%s")
+    return [(fmt % tuple(row)).rstrip() for row in (header, *rows)]

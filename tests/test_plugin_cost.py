@@ -10,7 +10,8 @@ def test_entry_point_imports_no_gating_code() -> None:
     code = ("import sys, pytest_model_gate.plugin as p; "
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('pydantic', 'yaml', 'fsspec', 'filelock') or m in "
-            "('pytest_model_gate.core.config', 'pytest_model_gate.plugin.session', "
+            "('pytest_model_gate.core.config', 'pytest_model_gate.plugin.state', "
+            "'pytest_model_gate.plugin.items', 'pytest_model_gate.plugin.controller', "
             "'pytest_model_gate.archive.manager')); print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

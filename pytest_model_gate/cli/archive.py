@@ -17,24 +17,16 @@ from pytest_model_gate.cli.common import (
     EXIT_OUTPUT_FAILED,
     archive_location,
     fail,
+    open_archive,
 )
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
-from pytest_model_gate.core.gating import TIERS
 from pytest_model_gate.errors import ArchiveError, ModelGateError, NoArchiveError
-from pytest_model_gate.text import fmt_value, table
+from pytest_model_gate.text import TIERS, fmt_value, table
 
 
 def _manager(args: argparse.Namespace) -> Any:
-    """The archive to read; a local folder that does not exist is an error, not created."""
-    from pytest_model_gate.archive.manager import TrainingArchiveManager
-    from pytest_model_gate.archive.storage import LocalStorage
-
-    location = archive_location(args)
-    manager = TrainingArchiveManager(location)
-    storage = manager.storage
-    if isinstance(storage, LocalStorage) and not storage.root.is_dir():
-        raise NoArchiveError(location)
-    return manager
+    """The archive of --archive / gate.yaml; a missing local folder is an error, not created."""
+    return open_archive(archive_location(args))
 
 
 def _json(data: Any) -> None:
@@ -74,7 +66,7 @@ def _runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _show(args: argparse.Namespace) -> int:
+def _show_run(args: argparse.Namespace) -> int:
     manager = _manager(args)
     run_id = manager.resolve_run(args.run)
     doc = manager.load_document(run_id)
@@ -143,18 +135,8 @@ def _history(args: argparse.Namespace) -> int:
     rows = [(e["run_id"], e["model_id"], e["classification"],
              *[fmt_value(e["metrics"].get(n)) for n in names], ",".join(e["flags"]) or "-")
             for e in entries]
-    _print(_fast_table(rows, ("run", "model", "class", *names, "flags")))
+    _print(table(rows, ("run", "model", "class", *names, "flags")))
     return EXIT_OK
-
-
-def _fast_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
-    """formatting.table's layout, with one %-format per row (history can be 10,000s of rows)."""
-    if not rows:
-        return table([], list(header))
-    columns = zip(*rows, strict=True)
-    widths = [max(len(h), *map(len, col)) for h, col in zip(header, columns, strict=True)]
-    fmt = "  ".join(f"%-{w}s" for w in widths[:-1]) + "  %s"
-    return [(fmt % row).rstrip() for row in (header, *rows)]
 
 
 def _reindex(args: argparse.Namespace) -> int:
@@ -180,7 +162,7 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("show", parents=[common], help="show one archived run")
     p.add_argument("run", help="run id (or 'latest')")
-    p.set_defaults(func=lambda a: _run(_show, a))
+    p.set_defaults(func=lambda a: _run(_show_run, a))
 
     p = sub.add_parser("approved", parents=[common],
                        help="APPROVED model ids of a run (default: the latest)")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
-from pytest_model_gate.errors import ExitCode
+from pytest_model_gate.errors import ExitCode, NoArchiveError
+
+if TYPE_CHECKING:
+    from pytest_model_gate.archive.manager import TrainingArchiveManager
 
 EXIT_OK, EXIT_DROPPED = ExitCode.OK, ExitCode.DROPPED
 EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = ExitCode.BAD_INPUT, ExitCode.OUTPUT_FAILED
@@ -29,3 +33,14 @@ def archive_location(args: argparse.Namespace) -> str:
     settings = resolve_settings(config_file=getattr(args, "config", None), search_dir=cwd,
                                 base_dir=cwd)
     return settings.archive or DEFAULT_ARCHIVE
+
+
+def open_archive(location: str) -> TrainingArchiveManager:
+    """The archive to read; a local folder that does not exist is an error, never created."""
+    from pytest_model_gate.archive.manager import TrainingArchiveManager
+    from pytest_model_gate.archive.storage import LocalStorage
+
+    manager = TrainingArchiveManager(location)
+    if isinstance(manager.storage, LocalStorage) and not manager.storage.root.is_dir():
+        raise NoArchiveError(location)
+    return manager

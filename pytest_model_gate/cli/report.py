@@ -15,20 +15,14 @@ import argparse
 import sys
 from typing import Any
 
-from pytest_model_gate.cli.common import EXIT_OK, EXIT_OUTPUT_FAILED, archive_location, fail
-from pytest_model_gate.errors import ModelGateError, NoArchiveError
-
-
-def open_archive(location: str) -> Any:
-    """The archive to read; a local folder that does not exist is an error, never created."""
-    from pytest_model_gate.archive.manager import TrainingArchiveManager
-    from pytest_model_gate.archive.storage import LocalStorage
-
-    manager = TrainingArchiveManager(location)
-    storage = getattr(manager, "storage", None)
-    if isinstance(storage, LocalStorage) and not storage.root.is_dir():
-        raise NoArchiveError(location)
-    return manager
+from pytest_model_gate.cli.common import (
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    archive_location,
+    fail,
+    open_archive,
+)
+from pytest_model_gate.errors import ModelGateError
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from pytest_model_gate.errors import ConfigError
+from pytest_model_gate.text import ReviewMode, show_value
 
 CONFIG_FILENAME = "gate.yaml"
 DEFAULT_ARCHIVE = "training_archives"  # the built-in `archive:`, for every shell
@@ -28,18 +29,10 @@ BUILTIN_METRIC_NAMES = ("fitness", "profit_factor", "consistency", "max_drawdown
 
 def _finite_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {_show(value)}")
+        raise ValueError(f"expected a number, got {show_value(value)}")
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value}")
     return float(value)
-
-
-def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value, default=str)
-    except ValueError:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 Bound = Annotated[float, BeforeValidator(_finite_number)]
@@ -48,7 +41,7 @@ Bound = Annotated[float, BeforeValidator(_finite_number)]
 def _names(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
         return tuple(value)
-    raise ValueError(f"expected a list of summary keys, got {_show(value)}")
+    raise ValueError(f"expected a list of summary keys, got {show_value(value)}")
 
 
 Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
@@ -162,7 +155,7 @@ class GateConfig(_Strict):
         n: MetricSpec(**m) for n, m in _builtin_metrics().items()})
     overfitting: OverfittingConfig = Field(default_factory=OverfittingConfig)
     validation_interval: int | None = Field(default=None, ge=1)
-    on_review: Literal["xfail", "fail", "pass"] = "xfail"
+    on_review: ReviewMode = "xfail"
     on_invalid: Literal["drop", "review"] = "drop"
     overrides: tuple[Override, ...] = ()
     baseline: BaselineConfig | None = None
@@ -337,7 +330,8 @@ def parse_config(data: Any, *, file: str = "<config>",
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping of options at the top, got {_show(data)}", file=file)
+        raise ConfigError(f"expected a mapping of options at the top, got {show_value(data)}",
+                          file=file)
     try:
         return GateConfig.model_validate(data)
     except ValidationError as exc:
@@ -360,14 +354,14 @@ def _config_error(exc: ValidationError, file: str,
             f"unknown key {key!r}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
             file=file, place=_format_loc(loc), line=line)
     if err["type"] == "literal_error":
-        got = _show(err.get("input"))
+        got = show_value(err.get("input"))
         return ConfigError(f"{msg}, got {got}", file=file, place=_format_loc(loc), line=line)
     if err["type"] == "missing":
         return ConfigError("required key is missing", file=file, place=_format_loc(loc),
                            line=_line_for(lines, loc[:-1]))
     if loc:
         if err["type"].endswith("_type") and "input" in err:
-            msg = f"{msg}, got {_show(err['input'])}"
+            msg = f"{msg}, got {show_value(err['input'])}"
         return ConfigError(msg, file=file, place=_format_loc(loc), line=line)
     # model-level checks put their own key path first ("metrics: ...")
     place, _, rest = msg.partition(": ")

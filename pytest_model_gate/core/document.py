@@ -15,12 +15,9 @@ from typing import Any
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.gating import Assessment, counts
 from pytest_model_gate.core.summary import TrainingSummary
+from pytest_model_gate.text import finite
 
 SCHEMA_VERSION = 1
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 def json_safe(value: Any) -> Any:
@@ -48,25 +45,25 @@ def assessment_record(a: Assessment) -> dict[str, Any]:
         "checkpoint_update": a.checkpoint_update,
         "validation_interval": a.validation_interval,
         "metrics": {
-            m.name: {"key": m.key, "value": _finite(m.value), "approved": m.approved,
+            m.name: {"key": m.key, "value": finite(m.value), "approved": m.approved,
                      "review": m.review, "higher_is_better": m.higher_is_better,
                      "tier": m.tier, "status": m.status}
             for m in a.metrics
         },
         "overfitting": {
             "metric": a.overfitting.metric,
-            "history": [_finite(v) for v in a.overfitting.history],
-            "peak": _finite(a.overfitting.peak),
-            "decline": _finite(a.overfitting.decline),
-            "oscillation": _finite(a.overfitting.oscillation),
+            "history": [finite(v) for v in a.overfitting.history],
+            "peak": finite(a.overfitting.peak),
+            "decline": finite(a.overfitting.decline),
+            "oscillation": finite(a.overfitting.oscillation),
         },
     }
     if a.baseline is not None:
-        record["baseline"] = {name: {"value": _finite(b.value), "run_id": b.run_id}
+        record["baseline"] = {name: {"value": finite(b.value), "run_id": b.run_id}
                               for name, b in a.baseline.items()}
         record["regressions"] = [
             {"metric": r.metric, "baseline": r.baseline, "value": r.value,
-             "change": _finite(r.change), "limit": r.limit, "run_id": r.run_id,
+             "change": finite(r.change), "limit": r.limit, "run_id": r.run_id,
              "relative": r.relative}
             for r in a.regressions]
     return record

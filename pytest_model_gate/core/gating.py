@@ -15,10 +15,8 @@ from typing import Literal, cast
 
 from pytest_model_gate.core.config import GateConfig, MetricSpec, ModelGatingConfig, as_gate_config
 from pytest_model_gate.core.summary import MetricSeries, SummaryModel
+from pytest_model_gate.text import TIER_RANK, TIERS, Tier, finite
 
-Tier = Literal["APPROVED", "REVIEW", "DROP"]
-TIERS: tuple[Tier, ...] = ("APPROVED", "REVIEW", "DROP")
-_RANK: dict[str, int] = {t: i for i, t in enumerate(TIERS)}
 _FLOAT_ONLY = frozenset((float,))
 
 MISSING_METRIC = "MISSING_METRIC"
@@ -32,11 +30,11 @@ BASELINE_UNUSABLE = "BASELINE_UNUSABLE"
 
 def worst(tiers: Sequence[Tier]) -> Tier:
     """The worst of some tiers (APPROVED < REVIEW < DROP)."""
-    return max(tiers, key=_RANK.__getitem__, default="APPROVED")
+    return max(tiers, key=TIER_RANK.__getitem__, default="APPROVED")
 
 
 def rank(tier: str) -> int:
-    return _RANK[tier]
+    return TIER_RANK[tier]
 
 
 def meets(value: float, bound: float, higher_is_better: bool) -> bool:
@@ -59,7 +57,7 @@ class MetricResult:
 
     @property
     def finite_value(self) -> float | None:
-        return self.value if self.value is not None and math.isfinite(self.value) else None
+        return finite(self.value)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import yaml
 
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.errors import SummaryError
+from pytest_model_gate.text import show_value
 
 CONTAINER_KEYS = ("models", "symbols", "results")
 METRIC_BLOCK_KEYS = ("metrics", "validation_metrics")
@@ -125,23 +125,6 @@ def symbol_of(model_id: str, symbol: Any) -> str:
     return model_id.split("_", 1)[0]
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, str):  # what json.dumps(value, ensure_ascii=False) gives, faster
-        text = encode_basestring(value)
-    elif isinstance(value, bool):
-        return "true" if value else "false"
-    elif value is None:
-        return "null"
-    elif isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        except ValueError:
-            text = repr(value)
-    return text if len(text) <= 60 else text[:57] + '..."'
-
-
 _SIMPLE_KEY = re.compile(r"[\w-]+")  # \w is exactly str.isalnum() plus "_"
 
 
@@ -187,7 +170,7 @@ def _history(values: list[Any]) -> tuple[float | None, ...]:
         try:
             out.append(_number(v))
         except TypeError:
-            raise _BadEntry(f"expected a number, got {_show(v)}", i) from None
+            raise _BadEntry(f"expected a number, got {show_value(v)}", i) from None
     return tuple(out)
 
 
@@ -199,7 +182,7 @@ def _entry(value: Any) -> MetricSeries:
     try:
         return MetricSeries(final=_number(value))
     except TypeError:
-        raise _BadEntry(_NOT_A_METRIC + _show(value)) from None
+        raise _BadEntry(_NOT_A_METRIC + show_value(value)) from None
 
 
 _NOT_A_METRIC = "expected a number or a list of numbers, got "
@@ -221,7 +204,7 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
                 series[name] = MetricSeries(final=value)
                 continue
             if type(value) is str:  # a label (symbol, model_path, ...): not a metric
-                bad[name] = (_key_place(place, key), _NOT_A_METRIC + _show(value))
+                bad[name] = (_key_place(place, key), _NOT_A_METRIC + show_value(value))
                 continue
         try:
             if not is_history:
@@ -229,7 +212,7 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
             elif isinstance(value, list):
                 histories[name] = _history(value)
             else:
-                raise _BadEntry(f"expected a list of numbers, got {_show(value)}")
+                raise _BadEntry(f"expected a list of numbers, got {show_value(value)}")
         except _BadEntry as exc:
             bad[name] = exc.problem(_key_place(place, key))
     history_only: set[str] = set()
@@ -257,14 +240,14 @@ def _interval(value: Any, place: str, source: str) -> int | None:
         return None
     if (isinstance(value, bool) or not isinstance(value, (int, float))
             or (isinstance(value, float) and not value.is_integer()) or value < 1):
-        raise SummaryError(f"expected a positive whole number, got {_show(value)}",
+        raise SummaryError(f"expected a positive whole number, got {show_value(value)}",
                            file=source, place=place)
     return int(value)
 
 
 def _model_id(raw_id: Any, place: str, source: str) -> str:
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        raise SummaryError(f"a model id must be a string, got {_show(raw_id)}", file=source,
+        raise SummaryError(f"a model id must be a string, got {show_value(raw_id)}", file=source,
                            place=place)
     model_id = str(raw_id)
     if not model_id.strip():
@@ -283,7 +266,8 @@ def _claim_id(seen: dict[str, str], model_id: str, place: str, source: str) -> N
 def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
                  source: str) -> SummaryModel:
     if not isinstance(obj, Mapping):
-        raise SummaryError(f"expected a model object, got {_show(obj)}", file=source, place=place)
+        raise SummaryError(f"expected a model object, got {show_value(obj)}", file=source,
+                           place=place)
     series: dict[str, MetricSeries] = {}
     bad: dict[str, Problem] = {}
     only: frozenset[str] = frozenset()
@@ -291,7 +275,7 @@ def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
         if block_key in obj:
             block = obj[block_key]
             if not isinstance(block, Mapping):
-                raise SummaryError(f"expected an object of metrics, got {_show(block)}",
+                raise SummaryError(f"expected an object of metrics, got {show_value(block)}",
                                    file=source, place=f"{place}.{block_key}")
             series, bad, only = _normalise_metrics(block, f"{place}.{block_key}")
             break
@@ -309,7 +293,8 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
                   config: GateConfig | None = None) -> TrainingSummary:
     """Normalise a parsed summary; with a config, every gated metric is checked now."""
     if not isinstance(data, Mapping):
-        raise SummaryError(f"expected a JSON object at the top, got {_show(data)}", file=source)
+        raise SummaryError(f"expected a JSON object at the top, got {show_value(data)}",
+                           file=source)
     container_key = next((k for k in CONTAINER_KEYS if k in data), None)
     if container_key is None:
         raise SummaryError(f"no models found: expected a {' / '.join(map(repr, CONTAINER_KEYS))} "
@@ -328,7 +313,7 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
         for i, obj in enumerate(container):
             place = f"{container_key}[{i}]"
             if not isinstance(obj, Mapping):
-                raise SummaryError(f"expected a model object, got {_show(obj)}", file=source,
+                raise SummaryError(f"expected a model object, got {show_value(obj)}", file=source,
                                    place=place)
             id_key = next((k for k in ID_KEYS if obj.get(k) is not None), None)
             if id_key is None:
@@ -338,7 +323,7 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
             _claim_id(seen, model_id, place, source)
             models.append(_parse_model(model_id, obj, place, run_interval, source))
     else:
-        raise SummaryError(f"expected an object or a list of models, got {_show(container)}",
+        raise SummaryError(f"expected an object or a list of models, got {show_value(container)}",
                            file=source, place=container_key)
     if not models:
         raise SummaryError("the summary holds no models", file=source, place=container_key)

@@ -2,8 +2,13 @@
 
 APPROVED passes, REVIEW xfails (or fails / passes, per `on_review`), DROP fails. This module
 is imported by every pytest run that has the package installed, so it holds only the options
-and the configure hook; the collector, the items and the controller live in
-`plugin_session.py`, imported only when `--model-gate` is given (no cost otherwise).
+and the configure hook and imports nothing heavy. The rest is imported only when
+`--model-gate` is given (no cost otherwise):
+
+- `state.py`: settings and the gated summaries of this session (`GateState`);
+- `items.py`: the `SummaryNode` collector (a pytest.File) and one `ModelItem` per model;
+- `controller.py` (+ `terminal.py`): archive, report, exit status and the terminal section,
+  registered on the controller only, never on pytest-xdist workers.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_model_gate.text import REVIEW_MODES  # stdlib-only module: costs nothing
+
 if TYPE_CHECKING:
-    from pytest_model_gate.plugin.session import GateSession
+    from pytest_model_gate.plugin.state import GateState
 
-REVIEW_MODES = ("xfail", "fail", "pass")
-
-gate_session_key: pytest.StashKey[GateSession] = pytest.StashKey()
+gate_state_key: pytest.StashKey[GateState] = pytest.StashKey()
 
 
 # --- options ---------------------------------------------------------------------------------
@@ -53,27 +58,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if not config.option.model_gate:
         return
-    from pytest_model_gate.plugin import session as plugin_session
+    from pytest_model_gate.plugin.controller import GateController
+    from pytest_model_gate.plugin.items import SummaryCollector
+    from pytest_model_gate.plugin.state import build_state
 
-    session = plugin_session.build_session(config)
-    config.stash[gate_session_key] = session
+    state = build_state(config)
+    config.stash[gate_state_key] = state
     # A summary counts as a path argument: alone it replaces testpaths / the current
     # directory; beside the user's own paths it is added to them.
     invocation = config.invocation_params.dir
-    extra = [arg for path, arg in session.summaries.items()
+    extra = [arg for path, arg in state.summaries.items()
              if not any(_refers_to(a, path, invocation) for a in config.args)]
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [arg for arg in session.summaries.values()]
+        config.args = list(state.summaries.values())
         config.args_source = pytest.Config.ArgsSource.ARGS
     else:
         config.args = [*config.args, *extra]
     if not hasattr(config, "workerinput"):
         _warn_space_form_outside(config)
-    config.pluginmanager.register(plugin_session.SummaryCollector(session),
-                                  "model-gate-collector")
+    config.pluginmanager.register(SummaryCollector(state), "model-gate-collector")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(plugin_session.GateController(config, session),
-                                      "model-gate-controller")
+        config.pluginmanager.register(GateController(config, state), "model-gate-controller")
 
 
 def _refers_to(arg: str, path: Path, invocation: Path) -> bool:
@@ -102,23 +107,26 @@ def _warn_space_form_outside(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    session = config.stash.get(gate_session_key, None)
-    if session is None:
+    state = config.stash.get(gate_state_key, None)
+    if state is None:
         return None
-    s = session.settings
+    s = state.settings
     source = str(s.config_path) if s.config_path else "built-in defaults"
     return (f"model-gate: config {source} (sha256 {s.config.digest()[:12]}), "
             f"archive {s.archive or 'off'}, report {s.report or 'off'}")
 
 
-_SESSION_NAMES = ("GateVerdict", "ModelDropped", "ModelNeedsReview", "ModelItem", "SummaryFile",
-                  "GateController", "GateSession")
+# name -> module: the node, item and controller classes, for users and tests that import
+# them from here (imported on first use, so the entry point stays cheap).
+_LAZY = {"GateVerdict": "items", "ModelDropped": "items", "ModelNeedsReview": "items",
+         "ModelItem": "items", "SummaryNode": "items", "SummaryCollector": "items",
+         "GateController": "controller", "GateState": "state"}
 
 
 def __getattr__(name: str) -> Any:
-    # The collector and item classes, for users and tests that import them from here.
-    if name in _SESSION_NAMES:
-        from pytest_model_gate.plugin import session as plugin_session
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(plugin_session, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)

@@ -32,7 +32,6 @@ from pytest_model_gate.report.markdown import (
     class_counts,
     compare_runs,
     default_bounds,
-    finite,
     metadata_items,
     metric_cell_facts,
     metric_names,
@@ -43,7 +42,7 @@ from pytest_model_gate.report.markdown import (
     restore_text,
     watched_metric,
 )
-from pytest_model_gate.text import fmt_value
+from pytest_model_gate.text import finite, fmt_value
 
 CHARTS_OPEN_MAX = 200
 """More REVIEW/DROP charts (or symbol trends) than this start folded (still all in the file)."""

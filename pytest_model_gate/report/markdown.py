@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pytest_model_gate.text import fmt_change, fmt_value
+from pytest_model_gate.text import TIER_RANK, finite, fmt_change, fmt_value
 
 CLASS_ORDER = ("DROP", "REVIEW", "APPROVED")
-_RANK = {"APPROVED": 0, "REVIEW": 1, "DROP": 2}
+_RANK = TIER_RANK
 COLLAPSE_AT = 50
 """Tables with more rows than this (APPROVED models, changes, checkpoints) fold into <details>."""
 SPARK_WIDTH = 40
@@ -160,14 +160,6 @@ def is_overridden(doc: Mapping[str, Any], name: str, metric: Mapping[str, Any]) 
     if bounds is None:
         return False
     return (metric.get("approved"), metric.get("review")) != bounds[:2]
-
-
-def finite(value: Any) -> float | None:
-    if type(value) is float:  # the usual case; x - x is 0.0 exactly when x is finite
-        return value if value - value == 0.0 else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _fmt(value: Any) -> str:

@@ -1,0 +1,65 @@
+"""What one pytest session gates: the settings (options > ini > gate.yaml > defaults), the
+summary files named by `--model-gate`, and each summary's gated result, computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pytest_model_gate.errors import ModelGateError
+from pytest_model_gate.pipeline import GatedSummary, GateSettings, gate_file, resolve_settings
+from pytest_model_gate.text import ReviewMode
+
+
+@dataclass
+class GateState:
+    """The gate's state in one pytest process (controller or xdist worker)."""
+
+    settings: GateSettings
+    on_review: ReviewMode
+    summaries: dict[Path, str]  # resolved path -> the argument as given
+    gated: dict[Path, GatedSummary | ModelGateError] = field(default_factory=dict)
+
+    def gate(self, path: Path) -> GatedSummary:
+        """Load and gate one summary once per process; errors are cached too."""
+        if path not in self.gated:
+            try:
+                self.gated[path] = gate_file(path, self.settings, source=self.summaries[path])
+            except ModelGateError as exc:
+                self.gated[path] = exc
+        result = self.gated[path]
+        if isinstance(result, ModelGateError):
+            raise result
+        return result
+
+
+def _ini_path(config: pytest.Config, name: str) -> str | None:
+    value = config.getini(name)
+    return str(value) if value else None
+
+
+def build_state(config: pytest.Config) -> GateState:
+    """The session's GateState from its options; a bad gate.yaml is a usage error (exit 4)."""
+    opt = config.option
+    ini_base = config.inipath.parent if config.inipath is not None else config.rootpath
+    config_file = opt.model_gate_config
+    if config_file is None and (ini_config := _ini_path(config, "model_gate_config")):
+        config_file = str(ini_base / ini_config)
+    try:
+        settings = resolve_settings(
+            config_file=config_file, search_dir=config.rootpath, base_dir=config.rootpath,
+            archive=opt.model_gate_archive, no_archive=opt.model_gate_no_archive,
+            report=opt.model_gate_report, html=opt.model_gate_html,
+            ini_archive=_ini_path(config, "model_gate_archive"),
+            ini_report=_ini_path(config, "model_gate_report"), ini_base=ini_base)
+    except ModelGateError as exc:
+        raise pytest.UsageError(f"model-gate: {exc}") from None
+    on_review: ReviewMode = opt.model_gate_review or settings.config.on_review
+    invocation = config.invocation_params.dir
+    summaries: dict[Path, str] = {}
+    for arg in opt.model_gate:
+        path = (invocation / arg).resolve()
+        summaries.setdefault(path, arg)
+    return GateState(settings=settings, on_review=on_review, summaries=summaries)

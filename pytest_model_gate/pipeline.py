@@ -6,6 +6,7 @@ Neither shell holds gating logic; both call these functions, so their verdicts c
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pytest_model_gate.core.config import GateConfig, find_config, load_config, 
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import TrainingSummary, load_summary
 from pytest_model_gate.errors import ModelGateError
+from pytest_model_gate.files import append_text, refuse_inputs, write_text
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def gate_file(path: str | Path, settings: GateSettings, *,
     With a `baseline:` config the archive is read once for the whole summary.
     """
     config = settings.config
+    refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
     summary = load_summary(path, config, source=source)
     baselines = read_baselines(summary, config, settings.baseline_archive)
     assessments = assess_all(summary.models, config, baselines)
@@ -126,10 +129,10 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
     """Archive each summary as one run, then write the report(s). Failures are collected,
     never raised: the verdicts stand whatever happens to the outputs."""
     from pytest_model_gate.core.document import run_document
-    from pytest_model_gate.report import markdown as report_mod
+    from pytest_model_gate.report.view import ReportSection
 
     result = PublishResult(archive=settings.archive)
-    sections: list[report_mod.ReportSection] = []
+    sections: list[ReportSection] = []
     manager = None
     if settings.archive is not None:
         try:
@@ -144,7 +147,7 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
                 run = manager.archive_gated(item.summary, item.assessments)
                 result.run_ids.append(run.run_id)
                 result.reused.append(run.reused)
-                section = report_mod.ReportSection(
+                section = ReportSection(
                     document=run.document, previous=run.previous, history=run.history)
                 if len(gated) == 1:  # the archived recommendations.md is this very report
                     result.markdown = run.report_text
@@ -154,25 +157,38 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
         if section is None:
             result.run_ids.append(None)
             result.reused.append(False)
-            section = report_mod.ReportSection(
+            section = ReportSection(
                 document=run_document(item.summary, item.assessments, settings.config))
         sections.append(section)
     result.sections = sections
     if settings.report is not None:
         try:
-            report_mod.write_markdown(settings.report, result.render_markdown())
+            write_report(settings.report, result.render_markdown())
             result.report = settings.report
         except OSError as exc:
             result.errors.append(f"report not written: {settings.report}: "
                                  f"{exc.strerror or exc}")
     if settings.html is not None:
         try:
-            report_mod.write_html(settings.html, sections)
+            from pytest_model_gate.report.html import render_html
+
+            write_text(settings.html, render_html(sections))
             result.html = settings.html
         except OSError as exc:
             result.errors.append(f"HTML report not written: {settings.html}: "
                                  f"{exc.strerror or exc}")
     return result
+
+
+def write_report(path: str, text: str) -> None:
+    """Write the markdown report; append it to $GITHUB_STEP_SUMMARY when that is set (cut to
+    GitHub's limit, with a notice naming the full report)."""
+    from pytest_model_gate.report.markdown import step_summary_text
+
+    write_text(path, text)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        append_text(step_summary, step_summary_text(text, path) + "\n")
 
 
 def _describe(exc: BaseException, where: str | None) -> str:

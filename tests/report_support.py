@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_model_gate.core.config import GateConfig, parse_config
-from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.document import RunDocument, run_document
 from pytest_model_gate.core.gating import assess_all
 from pytest_model_gate.core.summary import load_summary, parse_summary
 
@@ -28,7 +28,7 @@ def config(data: Mapping[str, Any] | None = None) -> GateConfig:
 
 
 def example_document(examples_dir: Path, *, run_id: str | None = GOLDEN_RUN_ID,
-                     cfg: GateConfig | None = None) -> dict[str, Any]:
+                     cfg: GateConfig | None = None) -> RunDocument:
     """The bundled example gated (defaults unless `cfg`), named by its file name only."""
     cfg = cfg or GateConfig()
     summary = load_summary(examples_dir / EXAMPLE_NAME, cfg, source=EXAMPLE_NAME)
@@ -38,7 +38,7 @@ def example_document(examples_dir: Path, *, run_id: str | None = GOLDEN_RUN_ID,
 def document(models: Mapping[str, Any] | list[Any], *, run_id: str | None = None,
              cfg: GateConfig | None = None, path: str = "summary.json",
              meta: Mapping[str, Any] | None = None,
-             baselines: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             baselines: Mapping[str, Any] | None = None) -> RunDocument:
     """A run document for an inline summary (`models` as the summary's `models` container)."""
     cfg = cfg or GateConfig()
     data = {"timestamp": "20260101_000000", "validation_interval": 40, **(meta or {}),
@@ -93,7 +93,7 @@ def run_id(k: int) -> str:
     return f"202601{k + 1:02d}T120000.000000Z-{k:06x}"
 
 
-def runs(n_models: int, n_runs: int, seed: int = 11) -> list[dict[str, Any]]:
+def runs(n_models: int, n_runs: int, seed: int = 11) -> list[RunDocument]:
     """`n_runs` archived documents of the same models, oldest first, slowly improving."""
     return [document(synthetic_models(n_models, seed=seed + k, shift=0.02 * k), run_id=run_id(k),
                      path="synthetic.json") for k in range(n_runs)]

@@ -22,7 +22,7 @@ from pytest_model_gate import pipeline as runner
 from pytest_model_gate.archive.manager import ArchivedRun, TrainingArchiveManager
 from pytest_model_gate.archive.storage import FsspecStorage, LocalStorage
 from pytest_model_gate.core.config import GateConfig, parse_config
-from pytest_model_gate.core.document import assessment_record
+from pytest_model_gate.core.document import assessment_record, parse_run_document
 from pytest_model_gate.core.explain import explain
 from pytest_model_gate.core.gating import (
     BASELINE_UNUSABLE,
@@ -33,7 +33,16 @@ from pytest_model_gate.core.gating import (
     assess,
 )
 from pytest_model_gate.core.summary import MetricSeries, SummaryModel
-from pytest_model_gate.report.markdown import ReportSection, render_html, render_markdown
+from pytest_model_gate.report.html import render_html
+from pytest_model_gate.report.markdown import render_markdown
+from pytest_model_gate.report.view import ReportSection
+
+
+
+def _section(doc: dict[str, Any]) -> ReportSection:
+    """A report section from a partial run document (the parser fills what it lacks)."""
+    return ReportSection(parse_run_document(doc, "doc"))
+
 
 # Wide absolute bounds: a model is APPROVED on its values, so a change of class below is
 # the baseline's doing. fitness: higher is better; max_drawdown: lower is better.
@@ -131,7 +140,7 @@ def test_unusable_baseline_value_is_flagged_not_passed(base: dict[str, BaselineV
     json.dumps(record, allow_nan=False)  # strict JSON: a non-finite baseline is null
     if "fitness" in base:
         assert record["baseline"]["fitness"] == {"value": None, "run_id": RID}
-    text = render_markdown([ReportSection({"schema": 1, "models": [record], "config": {}})])
+    text = render_markdown([_section({"schema": 1, "models": [record], "config": {}})])
     row = text.split("| A_1 |")[1].split("\n")[0].split("|")
     assert "0.11" in row[0] and "Δ" not in row[0]  # the fitness cell: no delta
 
@@ -149,16 +158,16 @@ def test_zero_baseline_compares_the_absolute_change() -> None:
             + " (0.3 worse (absolute, baseline 0), limit 0.25)") in explain(big)
     record = assessment_record(big)
     assert record["regressions"][0]["relative"] is False
-    text = render_markdown([ReportSection({"schema": 1, "models": [record], "config": {}})])
+    text = render_markdown([_section({"schema": 1, "models": [record], "config": {}})])
     assert "**Δ+0.3 abs**" in text
     assert "| 0 | `" + RID + "` | 0.3 | 0.3 worse (absolute, baseline 0) | 0.25 |" in text
-    html = render_html([ReportSection({"schema": 1, "models": [record], "config": {}})])
+    html = render_html([_section({"schema": 1, "models": [record], "config": {}})])
     assert "<b>Δ+0.3 abs</b>" in html
     assert ('<td class="n d">0.3 worse (absolute, baseline 0)</td><td class="n">0.25</td>'
             in html)
     same = assess(_model(0.6, 0.0), config, base)
     assert same.regressions == () and "Δ0" in render_markdown(
-        [ReportSection({"schema": 1, "models": [assessment_record(same)], "config": {}})])
+        [_section({"schema": 1, "models": [assessment_record(same)], "config": {}})])
 
 
 # --- real archives ------------------------------------------------------------------------------

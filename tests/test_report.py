@@ -30,8 +30,11 @@ from report_support import (
 )
 
 from pytest_model_gate.core.gating import BaselineValue
+from pytest_model_gate.pipeline import write_report
 from pytest_model_gate.report import markdown as report
-from pytest_model_gate.report.markdown import ReportSection, render_markdown, sparkline
+from pytest_model_gate.report import view
+from pytest_model_gate.report.markdown import render_markdown
+from pytest_model_gate.report.view import ReportSection, sparkline
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -255,7 +258,7 @@ def test_changes_classify_each_model_once() -> None:
                      "E_1": REVIEW, "GONE_1": REVIEW}, run_id="20260101T000000.000000Z-000001")
     now = document({"A_1": REVIEW, "B_1": APPROVED, "C_1": DROP, "D_1": DROP, "E_1": REVIEW,
                     "NEW_1": APPROVED, "NEWDROP_1": DROP}, run_id="20260102T000000.000000Z-2")
-    changes = report.compare_runs(now, prev)
+    changes = view.compare_runs(now, prev)
     assert [(c.kind, c.model_id, c.before, c.after) for c in changes] == [
         ("new DROP", "D_1", "APPROVED", "DROP"), ("new DROP", "NEWDROP_1", None, "DROP"),
         ("demoted", "A_1", "APPROVED", "REVIEW"), ("promoted", "B_1", "REVIEW", "APPROVED"),
@@ -314,7 +317,7 @@ def test_long_history_is_bucketed_but_keeps_the_peak() -> None:
     history = [i / 1000 for i in range(1000)]
     history[337] = 5.0
     s = sparkline(history, best_idx=337)
-    assert len(s.chars) == report.SPARK_WIDTH and s.bucket == 25
+    assert len(s.chars) == view.SPARK_WIDTH and s.bucket == 25
     assert s.chars[s.peak_pos or 0] == "█" and s.peak_pos == 337 // 25
     doc = document({"A_1": model(history)})
     assert "(25 points per mark)" in md().render(render_markdown([ReportSection(doc)]))
@@ -367,7 +370,7 @@ def test_hostile_text_cannot_break_tables_or_inject_markup() -> None:
     text = render_markdown([ReportSection(doc)])
     assert_well_formed(text)
     seen = [r[0] for cls in ("DROP", "REVIEW", "APPROVED") for r in class_rows(text, cls)]
-    expected = [report.short_id(report.plain(m["id"])) for cls in ("DROP", "REVIEW", "APPROVED")
+    expected = [report.short_id(view.plain(m["id"])) for cls in ("DROP", "REVIEW", "APPROVED")
                 for m in doc["models"] if m["classification"] == cls]
     assert seen == expected  # each id survives, as text, in its own cell
     heads = {tuple(t["head"]) for t in tables(text)}
@@ -413,11 +416,11 @@ def _many(n_approved: int, n_review: int = 0) -> dict[str, Any]:
 
 
 def test_approved_rows_fold_past_the_limit_and_none_is_lost() -> None:
-    text = render_markdown([ReportSection(_many(report.COLLAPSE_AT + 1, 60))])
+    text = render_markdown([ReportSection(_many(view.COLLAPSE_AT + 1, 60))])
     assert_well_formed(text)
-    assert f"<details><summary>{report.COLLAPSE_AT + 1} APPROVED models (click to expand)" \
+    assert f"<details><summary>{view.COLLAPSE_AT + 1} APPROVED models (click to expand)" \
            "</summary>" in text
-    assert len(class_rows(text, "APPROVED")) == report.COLLAPSE_AT + 1
+    assert len(class_rows(text, "APPROVED")) == view.COLLAPSE_AT + 1
     assert len(class_rows(text, "REVIEW")) == 60  # REVIEW and DROP tables never fold
     html = md().render(text)
     assert html.count("<details>") == 2  # the APPROVED table and the 60+ checkpoint rows
@@ -425,7 +428,7 @@ def test_approved_rows_fold_past_the_limit_and_none_is_lost() -> None:
 
 
 def test_small_approved_table_stays_open() -> None:
-    text = render_markdown([ReportSection(_many(report.COLLAPSE_AT))])
+    text = render_markdown([ReportSection(_many(view.COLLAPSE_AT))])
     assert "<details>" not in text
 
 
@@ -434,7 +437,7 @@ def test_several_summaries_one_report() -> None:
     b = document({"B_1": DROP}, path="b.json")
     text = render_markdown([ReportSection(a), ReportSection(b)])
     assert "2 summaries: **1 DROP** · **0 REVIEW** · **1 APPROVED** of 2 models" in text
-    assert text.index("## a.json") < text.index("## b.json")
+    assert text.index("## a\\.json") < text.index("## b\\.json")  # dots escaped: no autolink
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -448,7 +451,7 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_write_markdown_utf8_and_atomic(tmp_path: Path, no_step_summary: None) -> None:
     text = render_markdown([ReportSection(document({"Ünïcødé_✓": DROP}))])
     target = tmp_path / "deep" / "report.md"
-    report.write_markdown(target, text)
+    write_report(str(target), text)
     assert target.read_bytes() == text.encode("utf-8")
     assert "Ünïcødé\\_✓" in target.read_text(encoding="utf-8") or \
         "Ünïcødé_✓" in target.read_text(encoding="utf-8")
@@ -461,8 +464,8 @@ def test_write_markdown_appends_to_step_summary(tmp_path: Path,
     summary.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     text = render_markdown([ReportSection(document({"A_1": APPROVED}))])
-    report.write_markdown(tmp_path / "r.md", text)
-    report.write_markdown(tmp_path / "r.md", text)
+    write_report(str(tmp_path / "r.md"), text)
+    write_report(str(tmp_path / "r.md"), text)
     assert summary.read_text(encoding="utf-8") == "earlier step\n" + (text + "\n") * 2
 
 
@@ -472,9 +475,9 @@ def test_step_summary_cut_to_fit_with_a_notice(tmp_path: Path,
     text = render_markdown([ReportSection(doc)])
     limit = 60_000
     assert len(text.encode()) > limit
-    cut = report.step_summary_text(text, tmp_path / "full.md", limit=limit)
+    cut = report.step_summary_text(text, str(tmp_path / "full.md"), limit=limit)
     assert len(cut.encode()) <= limit
-    assert "Report cut here for the CI step summary" in cut and "full.md" in cut
+    assert "Report cut here for the CI step summary" in cut and "full\\.md" in cut
     assert cut.count("<details>") == cut.count("</details>")
     assert_well_formed(cut)
     assert report.step_summary_text("small\n", "x.md") == "small\n"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from report_support import example_document, runs
 
+from pytest_model_gate.files import write_text
 from pytest_model_gate.report import html as html_report
-from pytest_model_gate.report.markdown import ReportSection
+from pytest_model_gate.report.view import ReportSection
 
 BIG = 10_000
 TIMEOUT = 180  # seconds for Chromium to load, lay out and dump the 10,000-model page
@@ -72,7 +73,7 @@ def test_example_report_renders(tmp_path: Path, examples_dir: Path) -> None:
     hist = runs(24, 3)
     doc = example_document(examples_dir)
     page = tmp_path / "report.html"
-    html_report.write_html(page, [ReportSection(doc, previous=hist[-1], history=hist)])
+    write_text(page, html_report.render_html([ReportSection(doc, previous=hist[-1], history=hist)]))
     dom, _ = dump_dom(tmp_path, page)
     assert "<title>Model gate report: 2 DROP, 9 REVIEW, 13 APPROVED</title>" in dom
     assert dom.count('<tr class="m">') == 24
@@ -88,7 +89,8 @@ def test_ten_thousand_models_render(tmp_path: Path,
     doc = hist[-1]
     page = tmp_path / "big.html"
     start = time.monotonic()
-    html_report.write_html(page, [ReportSection(doc, previous=hist[-2], history=hist[:-1])])
+    write_text(page, html_report.render_html(
+        [ReportSection(doc, previous=hist[-2], history=hist[:-1])]))
     write_seconds = time.monotonic() - start
     dom, load_seconds = dump_dom(tmp_path, page)
     size = page.stat().st_size

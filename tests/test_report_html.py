@@ -22,8 +22,8 @@ from report_support import (
 from report_support import synthetic_models as synthetic
 
 from pytest_model_gate.report import html as html_report
-from pytest_model_gate.report import markdown as report
-from pytest_model_gate.report.markdown import ReportSection
+from pytest_model_gate.report import view
+from pytest_model_gate.report.view import ReportSection
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 SVG_EMPTY = {"rect", "line", "polyline", "circle", "use", "path"}
@@ -134,14 +134,6 @@ def test_same_content_as_markdown(examples_dir: Path) -> None:
     checkpoint_rows = [tr for tr in tree.root.all("tr")
                        if "update 80 (validation 2 of 10)" in tr.content()]
     assert {tr.all("th")[0].content() for tr in checkpoint_rows} == {"QQQ_1Min", "JPM_1Min"}
-
-
-def test_render_html_is_the_report_api(examples_dir: Path, tmp_path: Path) -> None:
-    sections = [ReportSection(example_document(examples_dir))]
-    assert report.render_html(sections) == html_report.render_html(sections)
-    target = tmp_path / "out" / "report.html"
-    report.write_html(target, sections)
-    assert target.read_bytes() == report.render_html(sections).encode("utf-8")
 
 
 # --- charts ----------------------------------------------------------------------------------
@@ -279,7 +271,7 @@ def test_hostile_text_stays_text() -> None:
     for tag in ("script", "img", "i"):
         assert not tree.root.all(tag), tag
     assert [h.content() for h in tree.root.all("h1")] == ["Model gate report"]
-    expected = [report.plain(m["id"]) for cls in ("DROP", "REVIEW", "APPROVED")
+    expected = [view.plain(m["id"]) for cls in ("DROP", "REVIEW", "APPROVED")
                 for m in doc["models"] if m["classification"] == cls]
     assert [re.sub(r"\s+", " ", r) for r in model_rows(tree)] == expected
     assert "&lt;script&gt;alert(1)&lt;/script&gt;_1" in text

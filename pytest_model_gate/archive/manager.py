@@ -36,7 +36,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from pytest_model_gate.archive.baselines import baseline_values
 from pytest_model_gate.archive.index import (
@@ -87,7 +87,12 @@ from pytest_model_gate.core.config import (
     ModelGatingConfig,
     as_gate_config,
 )
-from pytest_model_gate.core.document import run_document
+from pytest_model_gate.core.document import (
+    DocumentError,
+    RunDocument,
+    parse_run_document,
+    run_document,
+)
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import (
     TrainingSummary,
@@ -164,9 +169,9 @@ class ArchivedRun:
     dropped_count: int
     assessments: list[Assessment]
     path: str
-    document: dict[str, Any]
-    previous: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    document: RunDocument
+    previous: RunDocument | None = None
+    history: list[RunDocument] = field(default_factory=list)
     reused: bool = False
     # recommendations.md as archived, when rendered now from (document, previous, history)
     # (None for a reused run, or when rendering failed): the report of this run alone
@@ -241,7 +246,7 @@ class TrainingArchiveManager:
             else:
                 raise ArchiveError(f"cannot write to archive {self.location}: could not "
                                    "commit a run after several attempts")
-        self._update_views({run_id: record}, {run_id: doc}, scan)
+        self._update_views({run_id: record}, {run_id: cast(dict[str, Any], doc)}, scan)
         c = doc["counts"]
         return ArchivedRun(run_id=run_id, timestamp=run_id, approved_count=c["APPROVED"],
                            review_count=c["REVIEW"], dropped_count=c["DROP"],
@@ -250,8 +255,8 @@ class TrainingArchiveManager:
                            report_text=report_text)
 
     @staticmethod
-    def _render(doc: dict[str, Any], previous: dict[str, Any] | None,
-                history: list[dict[str, Any]]) -> tuple[str, bool]:
+    def _render(doc: RunDocument, previous: RunDocument | None,
+                history: list[RunDocument]) -> tuple[str, bool]:
         """(recommendations.md of this run alone, whether it rendered: else a stub)."""
         from pytest_model_gate.report import markdown as report
 
@@ -262,7 +267,7 @@ class TrainingArchiveManager:
             return (f"# Model gate report\n\nrun `{doc.get('run_id')}`: the report could not be "
                     f"rendered ({type(exc).__name__}: {exc}); see {DOCUMENT_FILE}.\n"), False
 
-    def _write_run(self, run_id: str, raw: bytes, doc: dict[str, Any], report: bytes,
+    def _write_run(self, run_id: str, raw: bytes, doc: RunDocument, report: bytes,
                    record: dict[str, Any]) -> bool:
         """Write the run's files, then its record (the commit point). False: retry."""
         s = self.storage
@@ -309,7 +314,7 @@ class TrainingArchiveManager:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _documents_before(self, run_id: str, scan: Scan) -> list[dict[str, Any]]:
+    def _documents_before(self, run_id: str, scan: Scan) -> list[RunDocument]:
         earlier = [r for r in scan.ids if r < run_id][-HISTORY_DOCS:]
         got = self.storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in earlier)
         out = []
@@ -317,11 +322,14 @@ class TrainingArchiveManager:
             data = got.get(f"{rid}/{DOCUMENT_FILE}")
             if data is None:
                 continue
-            with contextlib.suppress(ValueError):
-                doc = load_json(data)
-                if isinstance(doc, dict):
-                    out.append(doc)
+            # a damaged earlier run (not JSON, or JSON of the wrong shape) is left out of
+            # "changes since" and trends; `show` names it (DocumentError)
+            with contextlib.suppress(ValueError, DocumentError):
+                out.append(parse_run_document(load_json(data), self._doc_name(rid)))
         return out
+
+    def _doc_name(self, run_id: str) -> str:
+        return f"{self.location}: run {run_id}: {DOCUMENT_FILE}"
 
     def _archived_run(self, run_id: str, assessments: list[Assessment], scan: Scan, *,
                       reused: bool) -> ArchivedRun:
@@ -349,7 +357,7 @@ class TrainingArchiveManager:
             raise ArchiveError(f"unknown run id {run_id!r} in archive {self.location}")
         return rec
 
-    def _load_doc(self, run_id: str) -> dict[str, Any]:
+    def _load_doc(self, run_id: str) -> RunDocument:
         try:
             with translate_errors(self.location, "read"):
                 doc = load_json(self.storage.read(f"{run_id}/{DOCUMENT_FILE}"))
@@ -361,7 +369,7 @@ class TrainingArchiveManager:
                                f"{DOCUMENT_FILE} is not valid JSON") from None
         if not isinstance(doc, dict):
             raise ArchiveError(f"run {run_id}: {DOCUMENT_FILE} is not a JSON object")
-        return doc
+        return parse_run_document(doc, self._doc_name(run_id))
 
     def list_runs(self) -> list[dict[str, Any]]:
         """One record per committed run, oldest first."""
@@ -387,7 +395,7 @@ class TrainingArchiveManager:
         with translate_errors(self.location, "read"):
             return scan_archive(self.storage).ids
 
-    def load_document(self, run_id: str) -> dict[str, Any]:
+    def load_document(self, run_id: str) -> RunDocument:
         """model_assessments.json of a committed run."""
         self._require_run(run_id)
         return self._load_doc(run_id)
@@ -407,8 +415,8 @@ class TrainingArchiveManager:
         with translate_errors(self.location, "read"):
             return self.storage.read(f"{run_id}/{REPORT_FILE}").decode("utf-8")
 
-    def run_context(self, run_id: str) -> tuple[dict[str, Any], dict[str, Any] | None,
-                                                 list[dict[str, Any]]]:
+    def run_context(self, run_id: str) -> tuple[RunDocument, RunDocument | None,
+                                                 list[RunDocument]]:
         """(document, previous document, earlier documents) of a run: a report's input."""
         self._require_run(run_id)
         doc = self._load_doc(run_id)

@@ -26,7 +26,10 @@ from pytest_model_gate.errors import ModelGateError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pytest_model_gate.report import markdown as report
+    from pytest_model_gate.files import write_text
+    from pytest_model_gate.report.html import render_html
+    from pytest_model_gate.report.markdown import render_markdown
+    from pytest_model_gate.report.view import ReportSection
 
     try:
         manager = open_archive(archive_location(args))
@@ -34,17 +37,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         doc, previous, history = manager.run_context(run_id)
     except ModelGateError as exc:
         return fail(str(exc))
-    sections = [report.ReportSection(document=doc, previous=previous, history=history)]
+    sections = [ReportSection(document=doc, previous=previous, history=history)]
     written: list[str] = []
     try:
         if args.html:
-            report.write_html(args.html, sections)
+            write_text(args.html, render_html(sections))
             written.append(f"HTML report of run {run_id}: {args.html}")
         if args.output:
-            report._atomic_write(args.output, report.render_markdown(sections))
+            write_text(args.output, render_markdown(sections))
             written.append(f"report of run {run_id}: {args.output}")
         elif not args.html:
-            sys.stdout.write(report.render_markdown(sections))
+            sys.stdout.write(render_markdown(sections))
     except OSError as exc:
         target = exc.filename or args.output or args.html
         return fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_OUTPUT_FAILED)

@@ -1,11 +1,12 @@
-"""Run documents -> one self-contained HTML file (inline CSS, inline SVG, no script, no network).
+"""View models -> one self-contained HTML page (inline CSS, inline SVG, no script, no network).
 
 The same content as the markdown report plus pictures: a chart per REVIEW/DROP model (watched
 history, peak, APPROVED/REVIEW bounds, recommended checkpoint) and per-symbol trends over the
 last archived runs. Charts are plain SVG written here: no dependency, no JavaScript (so the page
 also works where scripts are blocked: CI artifact viewers with a strict CSP, mail, print),
 deterministic bytes, and a few hundred bytes per chart, which keeps a 10,000-model page light.
-Every piece of text from the run document goes through `html.escape`.
+Every piece of text from the run document goes through `html.escape`. Renders a string
+only: writing it is the caller's (pytest_model_gate.files).
 """
 
 from __future__ import annotations
@@ -14,35 +15,31 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-from pytest_model_gate.report.markdown import (
-    _FLOAT_ONLY,
-    _RANK,
-    CHANGE_KINDS,
+from pytest_model_gate.core.document import ModelRecord, RunDocument
+from pytest_model_gate.report.view import (
     CLASS_ORDER,
     COLLAPSE_AT,
+    RANK,
+    Bounds,
+    Cell,
+    ClassTable,
+    ModelRow,
     ReportSection,
-    _atomic_write,
-    _DocFacts,
-    _peak_text,
-    by_class,
-    change_counts,
-    class_counts,
-    compare_runs,
-    default_bounds,
-    metadata_items,
-    metric_cell_facts,
-    metric_names,
-    models,
+    SectionView,
+    Spark,
+    all_finite_floats,
+    class_key,
+    config_bounds,
+    finite,
     plain,
     plural,
-    regression_change,
     restore_text,
+    section_view,
+    total_counts,
     watched_metric,
 )
-from pytest_model_gate.text import finite, fmt_value
+from pytest_model_gate.text import fmt_value
 
 CHARTS_OPEN_MAX = 200
 """More REVIEW/DROP charts (or symbol trends) than this start folded (still all in the file)."""
@@ -94,7 +91,7 @@ a{color:#1f5fa8}
 """ + "".join(f".k{i}{{color:{c};font-weight:bold}}" for i, c in enumerate(LINES)) + "\n"
 
 
-def esc(text: Any) -> str:
+def esc(text: object) -> str:
     """Text from a run document, safe in element content and quoted attribute values."""
     value = plain(text)
     if ("&" in value or "<" in value or ">" in value or '"' in value
@@ -113,8 +110,6 @@ _TIER_CSS = {"DROP": "n d", "REVIEW": "n r"}
 _TIER_MARK = {"DROP": " ✗", "REVIEW": " ⚠"}
 
 
-def _cls(name: Any) -> str:
-    return str(name) if str(name) in _RANK else "other"
 
 
 # --- charts --------------------------------------------------------------------------------
@@ -258,20 +253,20 @@ def _polyline(f: _Frame, seg: Sequence[tuple[int, float]], cls: str, color: str)
     return f'<polyline class="{cls}" points="{pts}" fill="none" stroke="{color}"/>'
 
 
-def history_chart(doc: Mapping[str, Any], model: Mapping[str, Any]) -> str:
+def history_chart(doc: RunDocument, model: ModelRecord) -> str:
     """The watched history of one model, with peak, bounds and recommended checkpoint."""
-    return _history_chart(_DocFacts(doc), model)
+    return _history_chart(model, watched_metric(doc) or "")
 
 
-def _history_chart(facts: _DocFacts, model: Mapping[str, Any]) -> str:
-    of = model.get("overfitting") or {}
-    name = str(of.get("metric") or facts.watched() or "")
-    spec = (model.get("metrics") or {}).get(name) or {}
-    raw = of.get("history") or []
+def _history_chart(model: ModelRecord, watched: str) -> str:
+    of = model["overfitting"]
+    name = of["metric"] or watched
+    spec = model["metrics"].get(name)
+    raw = of["history"]
     history: list[float | None]
     gaps = True
-    if _FLOAT_ONLY.issuperset(map(type, raw)) and (total := sum(raw)) - total == 0.0:
-        history = list(raw)  # all finite floats (a non-finite one makes the sum non-finite)
+    if all_finite_floats(raw):
+        history = list(raw)
         real: list[float] = history  # type: ignore[assignment]
         gaps = False
     else:
@@ -279,23 +274,24 @@ def _history_chart(facts: _DocFacts, model: Mapping[str, Any]) -> str:
         real = [v for v in history if v is not None]
     if not real:
         return f'<p class="pt">no {esc(name)} history to draw</p>'
-    approved, review = finite(spec.get("approved")), finite(spec.get("review"))
-    hib = bool(spec.get("higher_is_better", True))
+    approved = finite(spec["approved"]) if spec else None
+    review = finite(spec["review"]) if spec else None
+    hib = spec["higher_is_better"] if spec else True
     bounds = [b for b in (approved, review) if b is not None]
     f = _Frame(len(history), min(real + bounds), max(real + bounds))
-    best = model.get("best_idx")
-    interval = model.get("validation_interval")
-    out = _svg_open(f, f"{name} history of {plain(model.get('id'))}")
+    best = model["best_idx"]
+    interval = model["validation_interval"]
+    out = _svg_open(f, f"{name} history of {plain(model['id'])}")
     if approved is not None and review is not None:
         out += _zones(f, approved, review, hib)
         out += _thresholds(f, approved, review)
-    if isinstance(interval, int) and interval > 0:
+    if interval is not None and interval > 0:
         out += _axes(f, str(interval), str(interval * len(history)))
     else:
         out += _axes(f, "1", str(len(history)))
-    if model.get("use_checkpoint") and isinstance(best, int) and 0 <= best < len(history):
+    if model["use_checkpoint"] and best is not None and 0 <= best < len(history):
         x = f.x(best)
-        where = model.get("checkpoint_update")
+        where = model["checkpoint_update"]
         text = f"restore @{where}" if where is not None else f"restore #{best + 1}"
         left = best < len(history) / 2
         out.append(f'<line class="ck" x1="{_num(x)}" x2="{_num(x)}" y1="{f.Y0:g}" '
@@ -309,7 +305,7 @@ def _history_chart(facts: _DocFacts, model: Mapping[str, Any]) -> str:
     last = max(i for i, v in enumerate(history) if v is not None) if gaps else len(history) - 1
     out.append(f'<circle class="fin" cx="{round(f.x(last))}" '
                f'cy="{round(f.y(history[last] or 0.0))}" r="2.5"/>')
-    if isinstance(best, int) and 0 <= best < len(history) and history[best] is not None:
+    if best is not None and 0 <= best < len(history) and history[best] is not None:
         peak = history[best] or 0.0
         out.append(f'<circle class="pk" cx="{round(f.x(best))}" cy="{round(f.y(peak))}" '
                    f'r="3.8"><title>peak {esc(fmt_value(peak))} at {best + 1}/{len(history)}'
@@ -318,9 +314,9 @@ def _history_chart(facts: _DocFacts, model: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def trend_chart(symbol: str, model_ids: Sequence[str], runs: Sequence[Mapping[str, Any]],
-                index: Sequence[Mapping[str, Mapping[str, Any]]], metric: str,
-                bounds: tuple[float, float, bool] | None) -> str:
+def trend_chart(symbol: str, model_ids: Sequence[str], runs: Sequence[RunDocument],
+                index: Sequence[Mapping[str, ModelRecord]], metric: str,
+                bounds: Bounds | None) -> str:
     """One symbol over the last runs: the final `metric` of each of its models, dots coloured
     by the class it got in that run."""
     series: list[list[tuple[int, float | None, str | None]]] = []
@@ -332,27 +328,28 @@ def trend_chart(symbol: str, model_ids: Sequence[str], runs: Sequence[Mapping[st
             if m is None:
                 row.append((j, None, None))
                 continue
-            v = finite(((m.get("metrics") or {}).get(metric) or {}).get("value"))
-            row.append((j, v, str(m.get("classification"))))
+            record = m["metrics"].get(metric)
+            v = finite(record["value"]) if record else None
+            row.append((j, v, m["classification"]))
             if v is not None:
                 values.append(v)
         series.append(row)
     if not values:
         return f'<p class="pt">no {esc(metric)} values in these runs</p>'
-    extra = [bounds[0], bounds[1]] if bounds is not None else []
+    extra = [bounds.approved, bounds.review] if bounds is not None else []
     f = _Frame(len(runs), min(values + extra), max(values + extra))
     out = _svg_open(f, f"{metric} of {symbol} over the last {len(runs)} runs")
     if bounds is not None:
-        out += _zones(f, bounds[0], bounds[1], bounds[2])
-        out += _thresholds(f, bounds[0], bounds[1])
-    out += _axes(f, str(runs[0].get("run_id") or "run 1")[:15], "this run")
+        out += _zones(f, bounds.approved, bounds.review, bounds.higher_is_better)
+        out += _thresholds(f, bounds.approved, bounds.review)
+    out += _axes(f, runs[0].get("run_id", "run 1")[:15], "this run")
     for k, row in enumerate(series):
         for seg in _segments([(j, v) for j, v, _ in row]):
             out.append(_polyline(f, seg, f"tl l{k % len(LINES)}", LINES[k % len(LINES)]))
         before: str | None = None
         for j, v, cls in row:  # a dot where the class changed, and at this run
             if v is not None and cls is not None and (cls != before or j == len(runs) - 1):
-                out.append(f'<circle class="d d{_cls(cls)}" cx="{round(f.x(j))}" '
+                out.append(f'<circle class="d d{class_key(cls)}" cx="{round(f.x(j))}" '
                            f'cy="{round(f.y(v))}" r="3"/>')
             before = cls if cls is not None else before
     out.append("</svg>")
@@ -362,10 +359,7 @@ def trend_chart(symbol: str, model_ids: Sequence[str], runs: Sequence[Mapping[st
 # --- page ----------------------------------------------------------------------------------
 
 def render_html(sections: Sequence[ReportSection]) -> str:
-    total = dict.fromkeys(CLASS_ORDER, 0)
-    for s in sections:
-        for c, n in class_counts(s.document).items():
-            total[c] += n
+    total = total_counts(sections)
     title = "Model gate report: " + ", ".join(f"{total[c]} {c}" for c in CLASS_ORDER)
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -376,7 +370,7 @@ def render_html(sections: Sequence[ReportSection]) -> str:
            f"<p>{_badges(total)}of {sum(total.values())} models in {len(sections)} "
            f"{'summary' if len(sections) == 1 else 'summaries'}</p>"]
     for k, section in enumerate(sections, 1):
-        out += _HtmlSection(section, f"s{k}").render()
+        out += _Html(section_view(section), f"s{k}").render()
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -393,20 +387,17 @@ def _fold(lines: list[str], count: int, what: str, limit: int = COLLAPSE_AT,
             "(click to expand)</summary>", *lines, "</details>"]
 
 
-class _HtmlSection:
-    def __init__(self, section: ReportSection, key: str) -> None:
-        self.s = section
-        self.doc = section.document
+class _Html:
+    """One section's HTML."""
+
+    def __init__(self, view: SectionView, key: str) -> None:
+        self.v = view
         self.key = key
-        self.facts = _DocFacts(self.doc)
-        self.names = metric_names(self.doc)
-        self.watched = watched_metric(self.doc) or "watched"
-        self._sparks: dict[int, tuple[str, int | None, int, int]] = {}
-        self._flag_text: dict[str, str] = {}
-        self.charted: dict[int, str] = {}  # position of a REVIEW/DROP model -> its chart anchor
-        for i, m in enumerate(models(self.doc)):
-            if m.get("classification") in ("REVIEW", "DROP"):
-                self.charted[i] = f"{key}-c{i}"
+        self.doc = view.section.document
+        # position of a REVIEW/DROP model -> its chart anchor
+        self.charted: dict[int, str] = {
+            i: f"{key}-c{i}" for i, m in enumerate(self.doc["models"])
+            if m["classification"] in ("REVIEW", "DROP")}
 
     def render(self) -> list[str]:
         out = [f'<section id="{self.key}">']
@@ -414,12 +405,8 @@ class _HtmlSection:
         out += self.nav()
         out += self.changes()
         out += self.legend()
-        positions = {id(m): i for i, m in enumerate(models(self.doc))}
-        groups = by_class(self.doc)
-        for cls in [*CLASS_ORDER, *(c for c in groups if c not in _RANK)]:
-            rows = groups.get(cls, [])
-            if rows:
-                out += self.class_table(cls, rows, positions)
+        for table in self.v.tables:
+            out += self.class_table(table)
         out += self.charts()
         out += self.checkpoints()
         out += self.regressions()
@@ -428,28 +415,23 @@ class _HtmlSection:
         return out
 
     def header(self) -> list[str]:
-        doc = self.doc
-        info = doc.get("summary") or {}
-        items = [("Run", f"<code>{esc(doc['run_id'])}</code>" if doc.get("run_id")
-                  else "not archived"),
-                 ("Summary", f"{esc(info.get('path', '?'))}, sha256 "
-                             f"<code>{esc(info.get('sha256', '?'))}</code>"),
-                 ("Config", f"sha256 <code>{esc(doc.get('config_sha256', '?'))}</code>")]
-        items += [(k, esc(v)) for k, v in metadata_items(doc)]
-        if self.s.previous is not None:
-            items.append(("Previous run", f"<code>{esc(self.s.previous.get('run_id', '?'))}"
-                                          "</code>"))
-        c = class_counts(doc)
-        return [f"<h2>{esc(info.get('path', 'summary'))}</h2>",
+        v = self.v
+        items = [("Run", f"<code>{esc(v.run_id)}</code>" if v.run_id else "not archived"),
+                 ("Summary", f"{esc(v.title)}, sha256 <code>{esc(v.summary_sha256)}</code>"),
+                 ("Config", f"sha256 <code>{esc(v.config_sha256)}</code>")]
+        items += [(k, esc(t)) for k, t in v.metadata]
+        if v.changes.previous_id is not None:
+            items.append(("Previous run", f"<code>{esc(v.changes.previous_id)}</code>"))
+        c = v.counts
+        return [f"<h2>{esc(v.title)}</h2>",
                 f"<p>{_badges(c)}of {sum(c.values())} models</p>",
-                '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>"
-                                              for k, v in items) + "</dl>"]
+                '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{t}</dd>"
+                                              for k, t in items) + "</dl>"]
 
     def nav(self) -> list[str]:
-        groups = by_class(self.doc)
         links = [(f"{self.key}-changes", "changes")]
-        links += [(f"{self.key}-{_cls(c)}", f"{c} ({len(groups[c])})") for c in CLASS_ORDER
-                  if groups.get(c)]
+        links += [(f"{self.key}-{class_key(t.cls)}", f"{t.cls} ({len(t.rows)})")
+                  for t in self.v.tables if t.cls in CLASS_ORDER]
         if self.charted:
             links.append((f"{self.key}-charts", "charts"))
         links += [(f"{self.key}-checkpoints", "checkpoints"), (f"{self.key}-trends", "trends")]
@@ -458,39 +440,30 @@ class _HtmlSection:
 
     def changes(self) -> list[str]:
         out = [f'<h3 id="{self.key}-changes">Changes since the previous archived run</h3>']
-        prev = self.s.previous
-        if prev is None:
-            text = ("No previous archived run to compare with." if self.doc.get("run_id")
+        ch = self.v.changes
+        if ch.previous_id is None:
+            text = ("No previous archived run to compare with." if ch.archived
                     else "Not archived: no previous run to compare with.")
             return [*out, f"<p>{text}</p>"]
-        changes = compare_runs(self.doc, prev)
-        n = change_counts(changes)
-        unchanged = len(models(self.doc)) - sum(n[k] for k in CHANGE_KINDS if k != "vanished")
-        out.append(f"<p>Compared with run <code>{esc(prev.get('run_id', '?'))}</code>: "
-                   + ", ".join(esc(plural(n[k], k)) for k in CHANGE_KINDS)
-                   + f"; {unchanged} unchanged.</p>")
-        if prev.get("config_sha256") != self.doc.get("config_sha256"):
+        out.append(f"<p>Compared with run <code>{esc(ch.previous_id)}</code>: "
+                   f"{esc(ch.summary_line())}; {ch.unchanged} unchanged.</p>")
+        if ch.config_before is not None:
             out.append("<p>The gating config changed since then (sha256 "
-                       f"<code>{esc(str(prev.get('config_sha256', '?'))[:12])}</code> → "
-                       f"<code>{esc(str(self.doc.get('config_sha256', '?'))[:12])}</code>): "
-                       "some changes may come from it.</p>")
-        if changes:
+                       f"<code>{esc(ch.config_before)}</code> → "
+                       f"<code>{esc(ch.config_now)}</code>): some changes may come from it.</p>")
+        if ch.rows:
             rows = ["<table><thead><tr><th>change</th><th>model</th><th>was</th><th>now</th>"
                     "</tr></thead><tbody>"]
-            for c in changes:
+            for c in ch.rows:
                 rows.append(f"<tr><td>{esc(c.kind)}</td><th>{esc(c.model_id)}</th>"
                             f"<td>{_pill(c.before)}</td><td>{_pill(c.after)}</td></tr>")
             rows.append("</tbody></table>")
-            out += _fold(rows, len(changes), "changes")
+            out += _fold(rows, len(ch.rows), "changes")
         return out
 
     def legend(self) -> list[str]:
-        bounds = []
-        for name in self.names:
-            b = self.facts.bounds(name)
-            if b is not None:
-                op = "≥" if b[2] else "≤"
-                bounds.append(f"{esc(name)} {op} {b[0]:g} / {b[1]:g}")
+        bounds = [f"{esc(name)} {'≥' if b.higher_is_better else '≤'} {b.approved:g} / "
+                  f"{b.review:g}" for name, b in self.v.bounds]
         text = ('<p class="legend">Cells: <span class="badge c-REVIEW">⚠</span>misses the '
                 'APPROVED bound, <span class="badge c-DROP">✗</span>misses the REVIEW bound; '
                 "† bounds from an override; Δ change from the baseline run (bold: a "
@@ -499,158 +472,136 @@ class _HtmlSection:
             text += " Bounds (APPROVED / REVIEW): " + ", ".join(bounds) + "."
         return [text + "</p>"]
 
-    def metric_cells(self, model: Mapping[str, Any],
-                     names: list[tuple[str, tuple[float, float] | None]]) -> str:
-        """The model's cells for each metric of `names` (`_DocFacts.name_bounds`)."""
-        cells = []
-        for facts in metric_cell_facts(model, names):
-            if facts is None:
-                cells.append('<td class="n">—</td>')
-                continue
-            text = facts.value if facts.status == "ok" else esc(facts.status)
-            if facts.overridden:
-                text += " †"
-            tier = facts.tier if type(facts.tier) is str else str(facts.tier)
-            text += _TIER_MARK.get(tier, "")
-            if facts.delta is not None:
-                text += f" <b>{facts.delta}</b>" if facts.regressed else f" {facts.delta}"
-            cells.append(f'<td class="{_TIER_CSS.get(tier, "n")}">{text}</td>')
-        return "".join(cells)
+    @staticmethod
+    def metric_cell(cell: Cell | None) -> str:
+        if cell is None:
+            return '<td class="n">—</td>'
+        text = cell.value if cell.status == "ok" else esc(cell.status)
+        if cell.overridden:
+            text += " †"
+        text += _TIER_MARK.get(cell.tier, "")
+        if cell.delta is not None:
+            text += f" <b>{cell.delta}</b>" if cell.regressed else f" {cell.delta}"
+        return f'<td class="{_TIER_CSS.get(cell.tier, "n")}">{text}</td>'
 
-    def flags_cell(self, flags: Any) -> str:
-        joined = ", ".join(map(str, flags or []))
-        text = self._flag_text.get(joined)
-        if text is None:
-            text = self._flag_text[joined] = esc(joined) or "—"
-        return text
-
-    def spark(self, model: Mapping[str, Any]) -> tuple[str, int | None, int, int]:
-        """`model_spark(doc, model)` as a tuple, computed once per model (table and chart)."""
-        spark = self._sparks.get(id(model))
-        if spark is None:
-            spark = self._sparks[id(model)] = self.facts.spark(model)
-        return spark
-
-    def class_table(self, cls: str, rows: list[Mapping[str, Any]],
-                    positions: Mapping[int, int]) -> list[str]:
+    def class_table(self, table: ClassTable) -> list[str]:
         head = ("<table><thead><tr><th>model</th>"
-                + "".join(f"<th>{esc(n)}</th>" for n in self.names)
-                + f"<th>flags</th><th>{esc(self.watched)} history</th></tr></thead><tbody>")
+                + "".join(f"<th>{esc(n)}</th>" for n in self.v.names)
+                + f"<th>flags</th><th>{esc(self.v.watched)} history</th></tr></thead><tbody>")
         lines = [head]
-        names = self.facts.name_bounds(self.names)
-        for model in rows:
-            anchor = self.charted.get(positions.get(id(model), -1))
-            name = esc(model.get("id"))
+        metric_cell = self.metric_cell
+        flag_text: dict[str, str] = {}
+        for row in table.rows:
+            anchor = self.charted.get(row.position)
+            name = esc(row.record["id"])
             if anchor:
                 name = f'<a href="#{anchor}">{name}</a>'
-            spark = self.spark(model)
+            flags = flag_text.get(row.flags)
+            if flags is None:
+                flags = flag_text[row.flags] = esc(row.flags) or "—"
             lines.append(
                 f'<tr class="m"><th>{name}</th>'
-                + self.metric_cells(model, names)
-                + f'<td class="f">{self.flags_cell(model.get("flags"))}'
-                + f"</td><td>{_spark_html(model, spark)}</td></tr>")
+                + "".join([metric_cell(c) for c in row.cells])
+                + f'<td class="f">{flags}</td><td>{_spark_html(row)}</td></tr>')
         lines.append("</tbody></table>")
-        out = [f'<h3 id="{self.key}-{_cls(cls)}">{esc(cls)} ({len(rows)})</h3>']
-        out += _fold(lines, len(rows), f"{cls} models") if cls == "APPROVED" else lines
+        out = [f'<h3 id="{self.key}-{class_key(table.cls)}">{esc(table.cls)} '
+               f"({len(table.rows)})</h3>"]
+        if table.cls == "APPROVED":
+            out += _fold(lines, len(table.rows), f"{table.cls} models")
+        else:
+            out += lines
         return out
 
     def charts(self) -> list[str]:
-        todo = [(i, m) for i, m in enumerate(models(self.doc)) if i in self.charted]
+        todo = [row for t in self.v.tables for row in t.rows if row.position in self.charted]
         if not todo:
             return []
-        todo.sort(key=lambda p: -_RANK.get(str(p[1].get("classification")), 0))
+        todo.sort(key=lambda r: r.position)
+        todo.sort(key=lambda r: -RANK.get(r.record["classification"], 0))
         cards = ['<div class="cards">']
-        for i, m in todo:
-            cls = _cls(m.get("classification"))
-            spark = self.spark(m)
+        for row in todo:
+            m = row.record
             advice = (f"<span class=\"pt\">restore {esc(restore_text(m))}</span>"
-                      if m.get("use_checkpoint") else "")
+                      if m["use_checkpoint"] else "")
             cards.append(
-                f'<figure id="{self.charted[i]}"><figcaption>'
-                f'<span class="badge c-{cls}">{esc(m.get("classification"))}</span>'
-                f"<b>{esc(m.get('id'))}</b><span class=\"pt\">{esc(_peak_text(m, *spark[1:]))}"
-                f"</span>{advice}</figcaption>{_history_chart(self.facts, m)}</figure>")
+                f'<figure id="{self.charted[row.position]}"><figcaption>'
+                f'<span class="badge c-{class_key(m["classification"])}">'
+                f'{esc(m["classification"])}</span>'
+                f"<b>{esc(m['id'])}</b><span class=\"pt\">{esc(row.peak)}"
+                f"</span>{advice}</figcaption>{_history_chart(m, self.v.watched)}</figure>")
         cards.append("</div>")
-        out = [f'<h3 id="{self.key}-charts">Charts: {esc(self.watched)} history of every '
+        w = esc(self.v.watched)
+        out = [f'<h3 id="{self.key}-charts">Charts: {w} history of every '
                "REVIEW and DROP model</h3>",
                '<p class="legend">x: update (validation number when the interval is '
-               f"unknown); y: {esc(self.watched)}. Bands: green meets APPROVED, amber REVIEW, "
+               f"unknown); y: {w}. Bands: green meets APPROVED, amber REVIEW, "
                "red DROP (the model's own bounds, dashed). Red dot: the peak; purple line: the "
                "checkpoint to restore; black dot: the final point.</p>"]
         return out + _fold(cards, len(todo), "charts", limit=CHARTS_OPEN_MAX)
 
     def checkpoints(self) -> list[str]:
-        advice = [m for m in models(self.doc) if m.get("use_checkpoint")]
+        v = self.v
         out = [f'<h3 id="{self.key}-checkpoints">Checkpoints</h3>']
-        if not advice:
+        if not v.checkpoints:
             return [*out, "<p>No model needs an earlier checkpoint.</p>"]
-        threshold = finite(((self.doc.get("config") or {}).get("overfitting") or {})
-                           .get("decline_threshold"))
-        by = f"more than {threshold:.0%}" if threshold is not None else "too far"
-        out.append(f"<p>{plural(len(advice), 'model')} ended {by} below their peak "
-                   f"{esc(self.watched)}: restore the checkpoint of the peak before "
+        t = v.decline_threshold
+        by = f"more than {t:.0%}" if t is not None else "too far"
+        out.append(f"<p>{plural(len(v.checkpoints), 'model')} ended {by} below their peak "
+                   f"{esc(v.watched)}: restore the checkpoint of the peak before "
                    "deploying.</p>")
         rows = ["<table><thead><tr><th>model</th><th>class</th><th>restore</th>"
-                f"<th>peak {esc(self.watched)}</th><th>final</th><th>off peak</th></tr>"
+                f"<th>peak {esc(v.watched)}</th><th>final</th><th>off peak</th></tr>"
                 "</thead><tbody>"]
-        for m in advice:
-            of = m.get("overfitting") or {}
-            name = of.get("metric") or self.watched
-            final = finite(((m.get("metrics") or {}).get(name) or {}).get("value"))
-            decline = finite(of.get("decline"))
-            rows.append(f"<tr><th>{esc(m.get('id'))}</th><td>{_pill(m.get('classification'))}"
-                        f"</td><td>{esc(restore_text(m))}</td>"
-                        f'<td class="n">{fmt_value(finite(of.get("peak")))}</td>'
-                        f'<td class="n">{fmt_value(final)}</td><td class="n">'
-                        f"{f'{decline:.1%}' if decline is not None else '—'}</td></tr>")
+        for c in v.checkpoints:
+            rows.append(f"<tr><th>{esc(c.model_id)}</th><td>{_pill(c.classification)}"
+                        f"</td><td>{esc(c.restore)}</td><td class=\"n\">{c.peak}</td>"
+                        f'<td class="n">{c.final}</td><td class="n">{c.off_peak}</td></tr>')
         rows.append("</tbody></table>")
-        return out + _fold(rows, len(advice), "checkpoint recommendations")
+        return out + _fold(rows, len(v.checkpoints), "checkpoint recommendations")
 
     def regressions(self) -> list[str]:
-        found = [(m, r) for m in models(self.doc) for r in m.get("regressions") or []]
-        if not found:
+        if not self.v.regressions:
             return []
         rows = ["<h3>Regressions against the baseline</h3>",
                 "<table><thead><tr><th>model</th><th>metric</th><th>baseline</th>"
                 "<th>baseline run</th><th>now</th><th>change</th><th>limit</th></tr></thead>"
                 "<tbody>"]
-        for m, r in found:
-            change, limit = regression_change(r)
+        for r in self.v.regressions:
             rows.append(
-                f"<tr><th>{esc(m.get('id'))}</th><td>{esc(r.get('metric'))}</td>"
-                f'<td class="n">{fmt_value(finite(r.get("baseline")))}</td>'
-                f"<td><code>{esc(r.get('run_id', '?'))}</code></td>"
-                f'<td class="n">{fmt_value(finite(r.get("value")))}</td>'
-                f'<td class="n d">{esc(change)}</td><td class="n">{esc(limit)}</td></tr>')
+                f"<tr><th>{esc(r.model_id)}</th><td>{esc(r.metric)}</td>"
+                f'<td class="n">{r.baseline}</td><td><code>{esc(r.run_id)}</code></td>'
+                f'<td class="n">{r.value}</td>'
+                f'<td class="n d">{esc(r.change)}</td><td class="n">{esc(r.limit)}</td></tr>')
         rows.append("</tbody></table>")
         return rows
 
     def trends(self) -> list[str]:
-        out = [f'<h3 id="{self.key}-trends">Trends per symbol: final {esc(self.watched)} over '
+        watched = self.v.watched
+        out = [f'<h3 id="{self.key}-trends">Trends per symbol: final {esc(watched)} over '
                "the last archived runs</h3>"]
-        runs = [*list(self.s.history)[-(TREND_RUNS - 1):], self.doc]
+        runs = [*list(self.v.section.history)[-(TREND_RUNS - 1):], self.doc]
         if len(runs) < 2:
             return [*out, "<p>No earlier archived runs: trends start with the second archived "
                           "run.</p>"]
-        index = [{str(m.get("id")): m for m in models(r)} for r in runs]
+        index = [{m["id"]: m for m in r["models"]} for r in runs]
         symbols: dict[str, list[str]] = {}
         worst: dict[str, int] = {}
-        for m in models(self.doc):
-            mid = str(m.get("id"))
-            sym = str(m.get("symbol") or mid.split("_", 1)[0])
+        for m in self.doc["models"]:
+            mid = m["id"]
+            sym = m["symbol"] or mid.split("_", 1)[0]
             symbols.setdefault(sym, []).append(mid)
-            worst[sym] = max(worst.get(sym, 0), _RANK.get(str(m.get("classification")), 0))
+            worst[sym] = max(worst.get(sym, 0), RANK.get(m["classification"], 0))
         order = sorted(symbols, key=lambda s: (-worst[s], s))
-        bounds = default_bounds(self.doc, self.watched)
+        bounds = config_bounds(self.doc, watched)
         cards = ['<div class="cards">']
         for sym in order:
             names = ", ".join(
                 f'<span class="k{k % len(LINES)}">━</span> {esc(mid)} '
-                f"({esc(index[-1][mid].get('classification'))})"
+                f"({esc(index[-1][mid]['classification'])})"
                 for k, mid in enumerate(symbols[sym]))
             cards.append(f'<figure><figcaption><b>{esc(sym)}</b><span class="pt">{names}'
                          f"</span></figcaption>"
-                         f"{trend_chart(sym, symbols[sym], runs, index, self.watched, bounds)}"
+                         f"{trend_chart(sym, symbols[sym], runs, index, watched, bounds)}"
                          "</figure>")
         cards.append("</div>")
         out.append(f'<p class="legend">{len(runs)} runs, oldest left, this run right; one line '
@@ -659,22 +610,18 @@ class _HtmlSection:
         return out + _fold(cards, len(order), "symbols", limit=CHARTS_OPEN_MAX)
 
 
-def _pill(cls: Any) -> str:
+def _pill(cls: str | None) -> str:
     if cls is None:
         return "—"
-    return f'<span class="badge c-{_cls(cls)}">{esc(cls)}</span>'
+    return f'<span class="badge c-{class_key(cls)}">{esc(cls)}</span>'
 
 
-def _spark_html(model: Mapping[str, Any], spark: tuple[str, int | None, int, int]) -> str:
-    chars, peak_pos, points, bucket = spark
-    if not points:
+def _spark_html(row: ModelRow) -> str:
+    spark: Spark = row.spark
+    if not spark.points:
         return '<span class="pt">no history</span>'
-    if peak_pos is not None:
-        p = peak_pos
+    chars = spark.chars
+    if spark.peak_pos is not None:
+        p = spark.peak_pos
         chars = f"{chars[:p]}<b>{chars[p]}</b>{chars[p + 1:]}"
-    peak = esc(_peak_text(model, peak_pos, points, bucket))
-    return f'<span class="sp">{chars}</span> <span class="pt">{peak}</span>'
-
-
-def write_html(path: str | Path, sections: Sequence[ReportSection]) -> None:
-    _atomic_write(path, render_html(sections))
+    return f'<span class="sp">{chars}</span> <span class="pt">{esc(row.peak)}</span>'

@@ -9,7 +9,8 @@ Rules (DESIGN "Safety of the archive and of every file written"):
   machine's /dev/null into a regular file;
 - a target that is a summary being gated is refused (`refuse_inputs`), before anything is read.
 
-Standard library only: no package imports beyond errors.
+Standard library only (no package imports): the pipeline turns a TargetError into the
+package's one-line error.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from pytest_model_gate.errors import ModelGateError
 
-
-class TargetError(ModelGateError):
+class TargetError(ValueError):
     """An output target that must not be written (it is an input of the same run)."""
+
+    def __init__(self, message: str, target: str) -> None:
+        super().__init__(message)
+        self.target = target
 
 
 def _umask() -> int:
@@ -123,4 +126,4 @@ def refuse_inputs(targets: Iterable[tuple[str, str | None]],
             if same_file(target, source):
                 raise TargetError(f"the {what} target is the summary being gated "
                                   f"({Path(source)}): choose another path for the {what}",
-                                  file=os.fspath(target))
+                                  os.fspath(target))

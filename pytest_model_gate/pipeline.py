@@ -16,7 +16,7 @@ from pytest_model_gate.core.config import GateConfig, find_config, load_config, 
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import TrainingSummary, load_summary
 from pytest_model_gate.errors import ModelGateError
-from pytest_model_gate.files import append_text, refuse_inputs, write_text
+from pytest_model_gate.files import TargetError, append_text, refuse_inputs, write_text
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,10 @@ def gate_file(path: str | Path, settings: GateSettings, *,
     With a `baseline:` config the archive is read once for the whole summary.
     """
     config = settings.config
-    refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
+    try:
+        refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
+    except TargetError as exc:
+        raise ModelGateError(str(exc), file=exc.target) from None
     summary = load_summary(path, config, source=source)
     baselines = read_baselines(summary, config, settings.baseline_archive)
     assessments = assess_all(summary.models, config, baselines)

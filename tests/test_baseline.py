@@ -38,7 +38,6 @@ from pytest_model_gate.report.markdown import render_markdown
 from pytest_model_gate.report.view import ReportSection
 
 
-
 def _section(doc: dict[str, Any]) -> ReportSection:
     """A report section from a partial run document (the parser fills what it lacks)."""
     return ReportSection(parse_run_document(doc, "doc"))

@@ -40,11 +40,6 @@ ALLOWED: dict[str, set[str]] = {
 PENDING: set[str] = {
     "pytest_model_gate/archive/manager.py: archive imports pytest_model_gate.report",
     "pytest_model_gate/archive/manager.py: archive imports pytest_model_gate.report.markdown",
-    "pytest_model_gate/report/markdown.py: report imports pytest_model_gate.archive.storage",
-    "pytest_model_gate/report/html.py: _FLOAT_ONLY, _RANK, _atomic_write, _DocFacts, _peak_text"
-    " from pytest_model_gate.report.markdown",
-    "cycle: pytest_model_gate.report.markdown -> pytest_model_gate.report.html"
-    " -> pytest_model_gate.report.markdown",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
-from test_report_support import APPROVED, DROP, REVIEW, document, example_document, runs
+from report_support import APPROVED, DROP, REVIEW, document, example_document, runs
 
 from pytest_model_gate.core.document import DocumentError, parse_run_document
 from pytest_model_gate.report.html import render_html

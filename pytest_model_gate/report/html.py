@@ -31,7 +31,6 @@ from pytest_model_gate.report.view import (
     all_finite_floats,
     class_key,
     config_bounds,
-    finite,
     plain,
     plural,
     restore_text,
@@ -39,7 +38,7 @@ from pytest_model_gate.report.view import (
     total_counts,
     watched_metric,
 )
-from pytest_model_gate.text import fmt_value
+from pytest_model_gate.text import finite, fmt_value
 
 CHARTS_OPEN_MAX = 200
 """More REVIEW/DROP charts (or symbol trends) than this start folded (still all in the file)."""

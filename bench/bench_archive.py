@@ -35,12 +35,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate.archive.manager import (
+from pytest_model_gate.api import TrainingArchiveManager
+from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
     RECORDS,
     REPORT_FILE,
     SUMMARY_FILE,
-    TrainingArchiveManager,
     new_run_id,
 )
 from pytest_model_gate.core.config import GateConfig

@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_model_gate.archive.manager import ArchivedRun, TrainingArchiveManager
+    from pytest_model_gate.api import ArchivedRun, TrainingArchiveManager
     from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, load_config
     from pytest_model_gate.core.gating import Assessment, MetricResult, assess, assess_model_quality
     from pytest_model_gate.core.summary import TrainingSummary, load_summary, parse_summary
@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ArchiveError": "errors", "ConfigError": "errors", "ModelGateError": "errors",
     "SummaryError": "errors",
-    "ArchivedRun": "archive.manager", "TrainingArchiveManager": "archive.manager",
+    "ArchivedRun": "api", "TrainingArchiveManager": "api",
     "GateConfig": "core.config", "ModelGatingConfig": "core.config", "load_config": "core.config",
     "Assessment": "core.gating", "MetricResult": "core.gating", "assess": "core.gating",
     "assess_model_quality": "core.gating",

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_model_gate.core.config import GateConfig, find_config, load_config, resolve_output
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import TrainingSummary, load_summary
 from pytest_model_gate.errors import ModelGateError
 from pytest_model_gate.files import TargetError, append_text, refuse_inputs, write_text
+
+if TYPE_CHECKING:
+    from pytest_model_gate.archive.manager import Archive, ArchivedRun, RunReport
+    from pytest_model_gate.core.document import RunDocument
 
 
 @dataclass(frozen=True)
@@ -73,23 +77,41 @@ def gate_file(path: str | Path, settings: GateSettings, *,
 
     With a `baseline:` config the archive is read once for the whole summary.
     """
-    config = settings.config
     try:
         refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
     except TargetError as exc:
         raise ModelGateError(str(exc), file=exc.target) from None
-    summary = load_summary(path, config, source=source)
-    baselines = read_baselines(summary, config, settings.baseline_archive)
-    assessments = assess_all(summary.models, config, baselines)
+    summary = load_summary(path, settings.config, source=source)
+    gated = gate_summary(summary, settings.config, settings.baseline_archive)
     if summary.raw:
         # Once gated, nothing reads the parsed models again (records and reports use the
         # assessments, the archive stores the raw bytes): letting them go halves the objects
         # a long pytest session keeps alive for the garbage collector to walk.
-        summary = dataclasses.replace(summary, models=())
-    return GatedSummary(summary, assessments)
+        gated = GatedSummary(dataclasses.replace(summary, models=()), gated.assessments)
+    return gated
 
 
-def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | None
+def gate_summary(summary: TrainingSummary, config: GateConfig,
+                 baseline_archive: str | Archive | None) -> GatedSummary:
+    """Gate every model of a loaded summary (baselines read once, when configured)."""
+    baselines = read_baselines(summary, config, baseline_archive)
+    return GatedSummary(summary, assess_all(summary.models, config, baselines))
+
+
+def load_summary_data(summary_data: Mapping[str, Any] | str | os.PathLike[str],
+                      config: GateConfig) -> TrainingSummary:
+    """A summary given to the Python API: a parsed dict (stored as canonical JSON) or a path."""
+    if not isinstance(summary_data, Mapping):
+        return load_summary(os.fspath(summary_data), config)
+    from pytest_model_gate.archive.manager import canonical_summary
+    from pytest_model_gate.core.summary import decode_summary, parse_summary
+
+    raw = canonical_summary(summary_data)
+    data = decode_summary(raw, "<summary>")
+    return parse_summary(data, source="<summary>", raw=raw, config=config)
+
+
+def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | Archive | None
                    ) -> dict[str, dict[str, BaselineValue]] | None:
     """Per model id, the archived baseline values (None when baselines are off).
 
@@ -99,13 +121,37 @@ def read_baselines(summary: TrainingSummary, config: GateConfig, archive: str | 
         return None
     if archive is None:
         return {m.id: {} for m in summary.models}
-    from pytest_model_gate.archive.manager import TrainingArchiveManager
+    from pytest_model_gate.archive.manager import Archive
 
-    manager = TrainingArchiveManager(archive, config=config)
-    return manager.baseline_values(
+    reader = Archive(archive, config=config) if isinstance(archive, str) else archive
+    return reader.baseline_values(
         [m.id for m in summary.models], against=config.baseline.against,
         window=config.baseline.window, metrics=list(config.metrics),
         summary_sha256=summary.sha256)
+
+
+def run_report(document: RunDocument, previous: RunDocument | None,
+               history: list[RunDocument]) -> RunReport:
+    """recommendations.md of one archived run (its document, the runs before it). A report
+    bug must not lose the run: a stub pointing at the run document is archived instead."""
+    from pytest_model_gate.archive.index import DOCUMENT_FILE
+    from pytest_model_gate.archive.manager import RunReport
+    from pytest_model_gate.report.markdown import render_markdown
+    from pytest_model_gate.report.view import ReportSection
+
+    try:
+        return RunReport(render_markdown([ReportSection(
+            document=document, previous=previous, history=history)]))
+    except Exception as exc:
+        return RunReport(f"# Model gate report\n\nrun `{document.get('run_id')}`: the report "
+                         f"could not be rendered ({type(exc).__name__}: {exc}); see "
+                         f"{DOCUMENT_FILE}.\n", complete=False)
+
+
+def archive_run(archive: Archive, gated: GatedSummary, *, force: bool = False) -> ArchivedRun:
+    """Archive one gated summary with its rendered report (or return the run it already is)."""
+    return archive.archive_gated(gated.summary, gated.assessments, report=run_report,
+                                 force=force)
 
 
 @dataclass
@@ -139,15 +185,15 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
     manager = None
     if settings.archive is not None:
         try:
-            from pytest_model_gate.archive.manager import TrainingArchiveManager
-            manager = TrainingArchiveManager(settings.archive, config=settings.config)
+            from pytest_model_gate.archive.manager import Archive
+            manager = Archive(settings.archive, config=settings.config)
         except Exception as exc:  # a broken store must not hide the verdicts
             result.errors.append(f"archive not written: {_describe(exc, settings.archive)}")
     for item in gated:
         section = None
         if manager is not None:
             try:
-                run = manager.archive_gated(item.summary, item.assessments)
+                run = archive_run(manager, item)
                 result.run_ids.append(run.run_id)
                 result.reused.append(run.reused)
                 section = ReportSection(

@@ -8,7 +8,8 @@ import os
 from collections import Counter
 from typing import Any
 
-from pytest_model_gate.archive.manager import RUN_ID_RE, TrainingArchiveManager
+from pytest_model_gate.api import TrainingArchiveManager
+from pytest_model_gate.archive.index import RUN_ID_RE
 from pytest_model_gate.archive.storage import LOCK_NAME, LocalStorage, temp_is_stale
 
 

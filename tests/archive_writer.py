@@ -16,9 +16,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive import storage
 from pytest_model_gate.archive import views as archive_views
-from pytest_model_gate.archive.manager import TrainingArchiveManager
 
 SYMBOLS = ["AAPL", "MSFT", "BTCUSD", "ETHUSD", "SPY"]
 

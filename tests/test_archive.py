@@ -14,14 +14,9 @@ import pytest
 from archive_checks import all_files, check_archive, expected_history
 from archive_writer import make_summary
 
+from pytest_model_gate.api import ArchivedRun, TrainingArchiveManager
 from pytest_model_gate.archive import manager as archive_mod
-from pytest_model_gate.archive.manager import (
-    RUN_ID_RE,
-    ArchivedRun,
-    TrainingArchiveManager,
-    new_run_id,
-    validate_run_id,
-)
+from pytest_model_gate.archive.index import RUN_ID_RE, new_run_id, validate_run_id
 from pytest_model_gate.archive.storage import LocalStorage, open_storage
 from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, parse_config
 from pytest_model_gate.core.gating import BaselineValue

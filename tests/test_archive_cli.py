@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_model_gate.archive.manager import TrainingArchiveManager
+from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.cli import main
 
 

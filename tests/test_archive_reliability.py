@@ -19,7 +19,8 @@ import pytest
 from archive_checks import all_files, check_archive, expected_history
 from archive_writer import make_summary
 
-from pytest_model_gate.archive.manager import RUN_ID_RE, TrainingArchiveManager
+from pytest_model_gate.api import TrainingArchiveManager
+from pytest_model_gate.archive.index import RUN_ID_RE
 from pytest_model_gate.core.gating import assess_all, counts
 from pytest_model_gate.core.summary import parse_summary
 

@@ -13,10 +13,10 @@ import pytest
 from archive_checks import check_archive, expected_history
 
 from pytest_model_gate import pipeline as runner
+from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive import views as archive_views
 from pytest_model_gate.archive.baselines import _baselines_by_scan
 from pytest_model_gate.archive.index import dump_line
-from pytest_model_gate.archive.manager import TrainingArchiveManager
 from pytest_model_gate.archive.storage import LocalStorage
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.report import markdown as report

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from pytest_model_gate import pipeline as runner
-from pytest_model_gate.archive.manager import ArchivedRun, TrainingArchiveManager
+from pytest_model_gate.api import ArchivedRun, TrainingArchiveManager
+from pytest_model_gate.archive.manager import Archive
 from pytest_model_gate.archive.storage import FsspecStorage, LocalStorage
 from pytest_model_gate.core.config import GateConfig, parse_config
 from pytest_model_gate.core.document import assessment_record, parse_run_document
@@ -422,9 +423,9 @@ def test_archive_read_once_per_summary(where: str, tmp_path: Path,
     gate(url, config, {f"M_{i}": (0.9, 0.1) for i in range(40)}, "1")
     calls: list[int] = []
     reads: list[str] = []
-    real = TrainingArchiveManager.baseline_values
+    real = Archive.baseline_values  # the pipeline reads baselines through the archive
 
-    def counting(self: TrainingArchiveManager, model_ids: Any, **kw: Any
+    def counting(self: Archive, model_ids: Any, **kw: Any
                  ) -> dict[str, dict[str, BaselineValue]]:
         ids = list(model_ids)
         calls.append(len(ids))
@@ -436,7 +437,7 @@ def test_archive_read_once_per_summary(where: str, tmp_path: Path,
             return method(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(TrainingArchiveManager, "baseline_values", counting)
+    monkeypatch.setattr(Archive, "baseline_values", counting)
     for cls in (LocalStorage, FsspecStorage):
         for name in ("read", "read_many", "listdir"):
             monkeypatch.setattr(cls, name, counter(name, getattr(cls, name)))
@@ -470,14 +471,14 @@ def test_plugin_reads_the_archive_once_per_summary(pytester: pytest.Pytester,
             {f"M_{i}": (0.9 if i % 2 else 0.7, 0.1) for i in range(10)}, name)),
             encoding="utf-8")
     calls: list[list[str]] = []
-    real = TrainingArchiveManager.baseline_values
+    real = Archive.baseline_values  # the pipeline reads baselines through the archive
 
-    def counting(self: TrainingArchiveManager, model_ids: Any, **kw: Any
+    def counting(self: Archive, model_ids: Any, **kw: Any
                  ) -> dict[str, dict[str, BaselineValue]]:
         calls.append(list(model_ids))
         return real(self, calls[-1], **kw)
 
-    monkeypatch.setattr(TrainingArchiveManager, "baseline_values", counting)
+    monkeypatch.setattr(Archive, "baseline_values", counting)
     result = pytester.runpytest("--model-gate", "a.json", "--model-gate", "b.json",
                                 "--model-gate-config", "gate.yaml", "--no-model-gate-archive")
     result.assert_outcomes(passed=10, xfailed=10)

@@ -669,7 +669,7 @@ def test_report_option(pytester: pytest.Pytester) -> None:
 
 def test_archive_written_once(run: Runner, pytester: pytest.Pytester) -> None:
     """One run archived per summary, by the controller only (not by each xdist worker)."""
-    archive = pytest.importorskip("pytest_model_gate.archive.manager")
+    archive = pytest.importorskip("pytest_model_gate.api")
     write_json(pytester, "s.json", SMALL)
     first = run("--model-gate", "s.json")
     first.assert_outcomes(passed=1, xfailed=1, failed=1)

@@ -10,7 +10,7 @@ import pytest
 from report_support import EXAMPLE_NAME
 
 from pytest_model_gate import cli
-from pytest_model_gate.archive.manager import TrainingArchiveManager
+from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.cli import report as cli_report
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.gating import assess_all

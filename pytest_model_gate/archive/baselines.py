@@ -16,14 +16,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pytest_model_gate.archive.index import DOCUMENT_FILE, load_json, scan_archive
-from pytest_model_gate.archive.storage import Storage
+from pytest_model_gate.archive.storage import LocalStorage, Storage
 from pytest_model_gate.archive.views import (
     by_shard,
     history_sources,
     model_entries,
     read_symbols,
     shard_batches_newest_first,
-    uses_views,
 )
 from pytest_model_gate.core.gating import BaselineValue
 
@@ -31,14 +30,15 @@ from pytest_model_gate.core.gating import BaselineValue
 def baseline_values(storage: Storage, wanted: list[str], against: str, window: int,
                     metrics: Sequence[str], summary_sha256: str | None = None
                     ) -> dict[str, dict[str, BaselineValue]]:
-    """Per model in `wanted`: its baseline values (see TrainingArchiveManager.baseline_values,
+    """Per model in `wanted`: its baseline values (see Archive.baseline_values,
     which checks the arguments)."""
-    if not uses_views(storage):
+    local = storage.local()
+    if local is None:
         return _baselines_by_scan(storage, wanted, against, window, metrics, summary_sha256)
     cutoff = None
     if summary_sha256 is not None:
-        cutoff = min(scan_archive(storage).runs_of(summary_sha256), default=None)
-    projected, docs = history_sources(storage)
+        cutoff = min(scan_archive(local).runs_of(summary_sha256), default=None)
+    projected, docs = history_sources(local)
     doc_entries: dict[str, list[dict[str, Any]]] = {}
     for doc in docs.values():
         for e in model_entries(doc):
@@ -46,12 +46,12 @@ def baseline_values(storage: Storage, wanted: list[str], against: str, window: i
     for entries in doc_entries.values():
         entries.sort(key=_run_id, reverse=True)
     # every model of a projected run is in symbols.json: the others have no shard lines
-    symbols = read_symbols(storage) if projected else {}
+    symbols = read_symbols(local) if projected else {}
     known = None if symbols is None else {m for ms in symbols.values() for m in ms}
     in_views = [m for m in wanted if known is None or m in known]
     out: dict[str, dict[str, BaselineValue]] = {}
     for key, models in by_shard(in_views).items():
-        out.update(_bucket_baselines(storage, key, models, projected, doc_entries, cutoff,
+        out.update(_bucket_baselines(local, key, models, projected, doc_entries, cutoff,
                                      against, window, metrics))
     return {m: out[m] if m in out else _collect(
         _stream([], doc_entries.get(m, []), None, cutoff), against, window, metrics) or {}
@@ -75,7 +75,7 @@ def _stream(shard: list[dict[str, Any]], docs: list[dict[str, Any]], boundary: s
     return stream
 
 
-def _bucket_baselines(storage: Storage, key: str, models: list[str], projected: set[str],
+def _bucket_baselines(storage: LocalStorage, key: str, models: list[str], projected: set[str],
                       doc_entries: Mapping[str, list[dict[str, Any]]], cutoff: str | None,
                       against: str, window: int, metrics: Sequence[str]
                       ) -> dict[str, dict[str, BaselineValue]]:

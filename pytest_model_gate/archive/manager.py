@@ -22,9 +22,11 @@ lock locally; remotely `index.json` is rewritten until a re-read shows every lis
 The shards make `history` and baseline look-ups read one file per model (its bucket) instead of
 every run, and a run appends to at most 64 files however many models it has.
 
-This module is the public API and the write/reindex orchestration; the commit records and
-index.json are in `archive_index`, the per-model views in `archive_views`, baseline look-ups
-in `archive_baselines`.
+This module is the archive's API (`Archive`: write a gated run, queries, reindex); the commit
+records and index.json are in `index`, the per-model views in `views`, baseline look-ups in
+`baselines`. The archive never renders and never gates: the pipeline hands it the report
+(`ReportRenderer`), and the public `TrainingArchiveManager` (pytest_model_gate.api) adds
+`archive_training_run` over the pipeline.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, cast
@@ -60,13 +62,7 @@ from pytest_model_gate.archive.index import (
     scan_archive,
     validate_run_id,
 )
-from pytest_model_gate.archive.storage import (
-    LocalStorage,
-    Storage,
-    open_storage,
-    temp_is_stale,
-    translate_errors,
-)
+from pytest_model_gate.archive.storage import Storage, open_storage, translate_errors
 from pytest_model_gate.archive.views import (
     LEGACY_SHARDS,
     SHARDS,
@@ -79,7 +75,6 @@ from pytest_model_gate.archive.views import (
     rebuild_views,
     shard_entries,
     symbols_from_shards,
-    uses_views,
 )
 from pytest_model_gate.core.config import (
     DEFAULT_ARCHIVE,
@@ -93,16 +88,12 @@ from pytest_model_gate.core.document import (
     parse_run_document,
     run_document,
 )
-from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
-from pytest_model_gate.core.summary import (
-    TrainingSummary,
-    decode_summary,
-    load_summary,
-    parse_summary,
-)
-from pytest_model_gate.errors import ArchiveError
+from pytest_model_gate.core.gating import Assessment, BaselineValue
+from pytest_model_gate.core.summary import TrainingSummary
+from pytest_model_gate.errors import ArchiveError, NoArchiveError
 
-__all__ = ["ArchivedRun", "TrainingArchiveManager", "new_run_id", "validate_run_id"]
+__all__ = ["Archive", "ArchivedRun", "ReportRenderer", "RunReport", "canonical_summary",
+           "new_run_id", "open_archive", "validate_run_id"]
 
 HISTORY_DOCS = 20
 VIEW_LOCK_TIMEOUT = 10.0  # a writer waits this long for the view lock, then leaves it to others
@@ -140,7 +131,7 @@ def _public_entry(e: Mapping[str, Any]) -> dict[str, Any]:
             "flags": list(e["flags"]), "metrics": dict(e["metrics"])}
 
 
-def _canonical_summary(data: Mapping[str, Any]) -> bytes:
+def canonical_summary(data: Mapping[str, Any]) -> bytes:
     """A dict summary as bytes: deterministic JSON (key order kept: model order matters)."""
     try:
         return (json.dumps(data, ensure_ascii=False, indent=2, allow_nan=True, default=str)
@@ -153,7 +144,7 @@ def _summary_bytes(summary: TrainingSummary) -> bytes:
     if summary.raw:
         return summary.raw
     container: dict[str, Any] = {m.id: dict(m.data) for m in summary.models}
-    return _canonical_summary({**summary.metadata, "models": container})
+    return canonical_summary({**summary.metadata, "models": container})
 
 
 # --- public result -------------------------------------------------------------------------
@@ -178,10 +169,37 @@ class ArchivedRun:
     report_text: str | None = None
 
 
-# --- the manager ---------------------------------------------------------------------------
+# --- the archive ---------------------------------------------------------------------------
 
-class TrainingArchiveManager:
-    """Archive gated runs and answer questions about them (local folder or fsspec URL)."""
+@dataclass(frozen=True)
+class RunReport:
+    """recommendations.md of one run, as the pipeline rendered it; `complete` is False when
+    rendering failed and `text` is a stub that points at the run document."""
+
+    text: str
+    complete: bool = True
+
+
+ReportRenderer = Callable[[RunDocument, "RunDocument | None", list[RunDocument]], RunReport]
+"""(run document, previous run's document or None, earlier documents) -> the run's report.
+Called once per attempt to commit: a retry under a new run id renders again."""
+
+
+def open_archive(location: str | os.PathLike[str],
+                 storage_options: dict[str, Any] | None = None) -> Archive:
+    """An archive to read; NoArchiveError when it surely does not exist (never created)."""
+    archive = Archive(location, storage_options=storage_options)
+    if archive.storage.is_missing():
+        raise NoArchiveError(os.fspath(location))
+    return archive
+
+
+class Archive:
+    """Write gated runs and answer questions about them (local folder or fsspec URL).
+
+    The archive stores what it is handed (summary bytes, run document, the rendered report)
+    and never renders: the pipeline gates and renders (see pytest_model_gate.pipeline), and
+    the public `TrainingArchiveManager` adds `archive_training_run` on top of both."""
 
     def __init__(self, archive_dir: str | os.PathLike[str] = DEFAULT_ARCHIVE,
                  config: GateConfig | ModelGatingConfig | None = None,
@@ -193,28 +211,10 @@ class TrainingArchiveManager:
 
     # -- writing ------------------------------------------------------------------------
 
-    def archive_training_run(self, summary_data: dict[str, Any] | str | os.PathLike[str], *,
-                             force: bool = False) -> ArchivedRun:
-        """Gate a summary (a parsed dict or a file) with this manager's config and archive it."""
-        cfg = self.config
-        if isinstance(summary_data, Mapping):
-            raw = _canonical_summary(summary_data)
-            data = decode_summary(raw, "<summary>")
-            summary = parse_summary(data, source="<summary>", raw=raw, config=cfg)
-        else:
-            summary = load_summary(os.fspath(summary_data), cfg)
-        baselines = None
-        if cfg.baseline is not None:
-            baselines = self.baseline_values(
-                [m.id for m in summary.models], against=cfg.baseline.against,
-                window=cfg.baseline.window, metrics=list(cfg.metrics),
-                summary_sha256=hashlib.sha256(_summary_bytes(summary)).hexdigest())
-        assessments = assess_all(summary.models, cfg, baselines)
-        return self.archive_gated(summary, assessments, force=force)
-
     def archive_gated(self, summary: TrainingSummary, assessments: Sequence[Assessment], *,
-                      force: bool = False) -> ArchivedRun:
-        """Archive an already gated summary as one run (or return the run it already is)."""
+                      report: ReportRenderer, force: bool = False) -> ArchivedRun:
+        """Archive an already gated summary as one run (or return the run it already is);
+        `report` renders the run's recommendations.md from its document and history."""
         cfg = self.config
         raw = _summary_bytes(summary)
         summary_sha = hashlib.sha256(raw).hexdigest()
@@ -238,10 +238,8 @@ class TrainingArchiveManager:
                           "source": doc["summary"]["path"],
                           "summary_timestamp": doc["summary"].get("timestamp"),
                           "schema": RECORD_SCHEMA}
-                text, rendered = self._render(doc, previous, history)
-                report_text = text if rendered else None
-                report = text.encode("utf-8")
-                if self._write_run(run_id, raw, doc, report, record):
+                rendered = report(doc, previous, history)
+                if self._write_run(run_id, raw, doc, rendered.text.encode("utf-8"), record):
                     break
             else:
                 raise ArchiveError(f"cannot write to archive {self.location}: could not "
@@ -252,20 +250,7 @@ class TrainingArchiveManager:
                            review_count=c["REVIEW"], dropped_count=c["DROP"],
                            assessments=list(assessments), path=self.storage.url_of(run_id),
                            document=doc, previous=previous, history=history, reused=False,
-                           report_text=report_text)
-
-    @staticmethod
-    def _render(doc: RunDocument, previous: RunDocument | None,
-                history: list[RunDocument]) -> tuple[str, bool]:
-        """(recommendations.md of this run alone, whether it rendered: else a stub)."""
-        from pytest_model_gate.report import markdown as report
-
-        try:
-            return report.render_markdown(
-                [report.ReportSection(document=doc, previous=previous, history=history)]), True
-        except Exception as exc:  # a report bug must not lose the run: the JSON has it all
-            return (f"# Model gate report\n\nrun `{doc.get('run_id')}`: the report could not be "
-                    f"rendered ({type(exc).__name__}: {exc}); see {DOCUMENT_FILE}.\n"), False
+                           report_text=rendered.text if rendered.complete else None)
 
     def _write_run(self, run_id: str, raw: bytes, doc: RunDocument, report: bytes,
                    record: dict[str, Any]) -> bool:
@@ -302,11 +287,12 @@ class TrainingArchiveManager:
         Locally the records added are ours plus those our scan listed and index.json lacks
         (a crashed writer's): a record committed after our scan is its own writer's to add,
         or the next writer's scan sees it. That keeps the listing out of the lock."""
+        local = self.storage.local()
         try:
-            if isinstance(self.storage, LocalStorage):
-                with self.storage.lock(timeout=VIEW_LOCK_TIMEOUT):
-                    committed = refresh_index(self.storage, records, scan)
-                    project(self.storage, committed, docs)
+            if local is not None:
+                with local.lock(timeout=VIEW_LOCK_TIMEOUT):
+                    committed = refresh_index(local, records, scan)
+                    project(local, committed, docs)
             else:
                 refresh_index_remote(self.storage, records)
         except Exception:  # derived data: `reindex` repairs it
@@ -447,15 +433,16 @@ class TrainingArchiveManager:
         with translate_errors(self.location, "read"):
             projected, docs = history_sources(self.storage)
             entries: list[dict[str, Any]] = []
-            if uses_views(self.storage) and projected:
+            local = self.storage.local()
+            if local is not None and projected:
                 if model_id is not None:
                     models = [model_id]
                 else:
-                    symbols = read_symbols(self.storage)
+                    symbols = read_symbols(local)
                     if symbols is None:
-                        symbols = symbols_from_shards(self.storage)
+                        symbols = symbols_from_shards(local)
                     models = symbols.get(str(symbol), [])
-                entries += shard_entries(self.storage, models, projected)
+                entries += shard_entries(local, models, projected)
             for doc in docs.values():
                 entries += model_entries(doc)
         if model_id is not None:
@@ -519,8 +506,8 @@ class TrainingArchiveManager:
         """Rebuild index.json (and local views) from index.d/; claim and remove run folders
         without a commit record; remove leftover temp files. Returns the number of runs."""
         s = self.storage
-        lock = s.lock(timeout=300) if isinstance(s, LocalStorage) else contextlib.nullcontext()
-        with translate_errors(self.location, "reindex"), lock:
+        local = s.local()
+        with translate_errors(self.location, "reindex"), s.lock(timeout=300):
             names = record_names(s)
             got = s.read_many(f"{RECORDS}/{r}.json" for r in names)
             records: dict[str, dict[str, Any]] = {}
@@ -557,24 +544,14 @@ class TrainingArchiveManager:
                     else:
                         tombstones[rid] = tomb
                 s.delete_tree(rid)
-            if isinstance(s, LocalStorage):
-                folders = ["", RECORDS, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
-                           *sorted(records)]
-                for folder in folders:
-                    for entry in s.listdir(folder):
-                        if not temp_is_stale(entry.name, entry.mtime, max_age=temp_max_age):
-                            continue
-                        key = f"{folder}/{entry.name}" if folder else entry.name
-                        if entry.is_dir:
-                            s.delete_tree(key)
-                        else:
-                            s.delete(key)
+            s.remove_stale_temps(["", RECORDS, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
+                                  *sorted(records)], temp_max_age)
             lines = {r: dump_line(index_record(rec)) for r, rec in records.items()}
             lines.update({r: dump_line(index_record(rec)) for r, rec in tombstones.items()})
             s.replace(INDEX, index_bytes(lines))
-            if isinstance(s, LocalStorage):
-                rebuild_views(s, sorted(records))
-        if not isinstance(s, LocalStorage):
+            if local is not None:
+                rebuild_views(local, sorted(records))
+        if local is None:
             refresh_index_remote(s, {})
         return len(records)
 

@@ -77,10 +77,24 @@ def temp_is_stale(name: str, mtime: float | None, *, max_age: float = 3600.0) ->
 
 
 class Storage:
-    """The small interface the archive needs."""
+    """The small interface the archive needs: the same calls on a folder and an object store.
+
+    What only a local folder can do (append in place under a file lock: the derived views)
+    is reached through `local()`, so no caller asks which class it holds."""
 
     location: str
-    is_local: bool = False
+
+    def local(self) -> LocalStorage | None:
+        """This storage as a local folder, when it is one (derived views need one)."""
+        return None
+
+    def is_missing(self) -> bool:
+        """True when the location surely holds no archive (a local folder that does not
+        exist). Object stores have no folders to miss: False."""
+        return False
+
+    def remove_stale_temps(self, folders: Iterable[str], max_age: float) -> None:
+        """Remove temp files whose writer is gone (object stores write whole objects: none)."""
 
     def url_of(self, key: str) -> str:
         raise NotImplementedError
@@ -150,11 +164,26 @@ def _fsync_dir(path: Path) -> None:
 class LocalStorage(Storage):
     """A folder on a local (or network) file system."""
 
-    is_local = True
-
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.location = str(root)
+
+    def local(self) -> LocalStorage:
+        return self
+
+    def is_missing(self) -> bool:
+        return not self.root.is_dir()
+
+    def remove_stale_temps(self, folders: Iterable[str], max_age: float) -> None:
+        for folder in folders:
+            for entry in self.listdir(folder):
+                if not temp_is_stale(entry.name, entry.mtime, max_age=max_age):
+                    continue
+                key = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_dir:
+                    self.delete_tree(key)
+                else:
+                    self.delete(key)
 
     def path(self, key: str) -> Path:
         return self.root / key if key else self.root

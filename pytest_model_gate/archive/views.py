@@ -57,11 +57,6 @@ LEGACY_SHARDS = f"{VIEWS_ROOT}/models"
 _BLOCK = 1 << 16
 
 
-def uses_views(storage: Storage) -> bool:
-    """Views are kept for local folders only: they are appended under the file lock."""
-    return isinstance(storage, LocalStorage)
-
-
 def shard_key(model_id: str) -> str:
     """A model's shard file: its bucket, from a digest of its id (summary text never becomes
     a path)."""
@@ -142,7 +137,7 @@ def _entries_for(lines: Sequence[bytes], wanted: set[str], projected: set[str]
 
 # --- reading -------------------------------------------------------------------------------
 
-def read_projected(storage: Storage) -> set[str]:
+def read_projected(storage: LocalStorage) -> set[str]:
     try:
         data = storage.read(PROJECTED)
     except FileNotFoundError:
@@ -152,7 +147,7 @@ def read_projected(storage: Storage) -> set[str]:
     return out
 
 
-def read_symbols(storage: Storage) -> dict[str, list[str]] | None:
+def read_symbols(storage: LocalStorage) -> dict[str, list[str]] | None:
     try:
         obj = load_json(storage.read(SYMBOLS))
     except (FileNotFoundError, ValueError):
@@ -163,8 +158,7 @@ def read_symbols(storage: Storage) -> dict[str, list[str]] | None:
     return {str(k): [str(m) for m in v] for k, v in symbols.items() if isinstance(v, list)}
 
 
-def symbols_from_shards(storage: Storage) -> dict[str, list[str]]:
-    assert isinstance(storage, LocalStorage)
+def symbols_from_shards(storage: LocalStorage) -> dict[str, list[str]]:
     symbols: dict[str, list[str]] = {}
     for name in sorted(storage.names(SHARDS)):
         if not name.endswith(".jsonl"):
@@ -180,24 +174,13 @@ def history_sources(storage: Storage) -> tuple[set[str], dict[str, dict[str, Any
     """(runs covered by the shards, documents of committed runs they do not cover).
 
     Locally index.json is not needed: committed runs the shards lack are the listed
-    records not in projected.log, usually none; only those records are read."""
-    if uses_views(storage):
-        names = record_names(storage)
-        projected = read_projected(storage) & names
-        rest = sorted(names - projected)
-        got = storage.read_many(f"{RECORDS}/{r}.json" for r in rest)
-        uncovered = []
-        for rid in rest:
-            try:
-                rec = load_json(got[f"{RECORDS}/{rid}.json"])
-            except (KeyError, ValueError):
-                continue
-            if isinstance(rec, dict) and rec.get("run_id") == rid \
-                    and not rec.get("abandoned"):
-                uncovered.append(rid)
+    records not in projected.log, usually none; only those records are read. Object stores
+    have no shards: every committed run's document is read."""
+    local = storage.local()
+    if local is not None:
+        projected, uncovered = _uncovered(local)
     else:
-        projected = set()
-        uncovered = scan_archive(storage).ids
+        projected, uncovered = set(), scan_archive(storage).ids
     docs: dict[str, dict[str, Any]] = {}
     for key, data in storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in uncovered).items():
         with contextlib.suppress(ValueError):
@@ -207,10 +190,27 @@ def history_sources(storage: Storage) -> tuple[set[str], dict[str, dict[str, Any
     return projected, docs
 
 
-def shard_entries(storage: Storage, model_ids: Iterable[str], projected: set[str]
+def _uncovered(storage: LocalStorage) -> tuple[set[str], list[str]]:
+    """(projected runs, committed runs not projected)."""
+    names = record_names(storage)
+    projected = read_projected(storage) & names
+    rest = sorted(names - projected)
+    got = storage.read_many(f"{RECORDS}/{r}.json" for r in rest)
+    uncovered = []
+    for rid in rest:
+        try:
+            rec = load_json(got[f"{RECORDS}/{rid}.json"])
+        except (KeyError, ValueError):
+            continue
+        if isinstance(rec, dict) and rec.get("run_id") == rid and not rec.get("abandoned"):
+            uncovered.append(rid)
+    return projected, uncovered
+
+
+def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: set[str]
                   ) -> list[dict[str, Any]]:
     """The shard entries of these models in projected runs: one file read per bucket."""
-    if not uses_views(storage) or not projected:
+    if not projected:
         return []
     out: list[dict[str, Any]] = []
     for key, models in by_shard(dict.fromkeys(model_ids)).items():
@@ -222,14 +222,13 @@ def shard_entries(storage: Storage, model_ids: Iterable[str], projected: set[str
     return out
 
 
-def shard_batches_newest_first(storage: Storage, key: str, model_ids: Sequence[str],
+def shard_batches_newest_first(storage: LocalStorage, key: str, model_ids: Sequence[str],
                                projected: set[str]
                                ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
     """A bucket's entries of these models in projected runs, newest run first, read from the
     end of the file a block at a time: (the block's entries, newest first; the run id of the
     oldest line read so far, which no unread line exceeds: the file is sorted; None once
     the start of the file is reached)."""
-    assert isinstance(storage, LocalStorage)
     try:
         fd = os.open(storage.path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -296,12 +295,11 @@ def _legacy_views(storage: LocalStorage) -> bool:
     return any(storage.exists(k) for k in (*LEGACY, LEGACY_SHARDS))
 
 
-def project(storage: Storage, committed: set[str], docs: Mapping[str, dict[str, Any]]) -> None:
+def project(storage: LocalStorage, committed: set[str], docs: Mapping[str, dict[str, Any]]) -> None:
     """Append the model entries of committed, not yet projected runs to the shards, one
     append per touched bucket. Order: symbols.json, shards, then projected.log; all under the
     lock. With no format-2 views yet but runs to cover (an older archive, lost views), the
     views are rebuilt instead."""
-    assert isinstance(storage, LocalStorage)
     projected = read_projected(storage)
     todo = sorted(committed - projected)
     if not todo:
@@ -337,12 +335,11 @@ def project(storage: Storage, committed: set[str], docs: Mapping[str, dict[str, 
     _append_lines(storage.path(PROJECTED), [r.encode() for r in done])
 
 
-def rebuild_views(storage: Storage, run_ids: list[str],
+def rebuild_views(storage: LocalStorage, run_ids: list[str],
                   docs: Mapping[str, dict[str, Any]] | None = None) -> None:
     """Write every shard from the run documents, then symbols.json and projected.log; remove
     format-1 views."""
     s = storage
-    assert isinstance(s, LocalStorage)
     for key in LEGACY:  # its log first: format-1 readers then trust none of its shards
         s.delete(key)
     s.delete_tree(LEGACY_SHARDS)

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
-from pytest_model_gate.errors import ExitCode, NoArchiveError
+from pytest_model_gate.errors import ExitCode
 
 if TYPE_CHECKING:
-    from pytest_model_gate.archive.manager import TrainingArchiveManager
+    from pytest_model_gate.archive.manager import Archive
 
 EXIT_OK, EXIT_DROPPED = ExitCode.OK, ExitCode.DROPPED
 EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = ExitCode.BAD_INPUT, ExitCode.OUTPUT_FAILED
@@ -35,12 +35,8 @@ def archive_location(args: argparse.Namespace) -> str:
     return settings.archive or DEFAULT_ARCHIVE
 
 
-def open_archive(location: str) -> TrainingArchiveManager:
-    """The archive to read; a local folder that does not exist is an error, never created."""
-    from pytest_model_gate.archive.manager import TrainingArchiveManager
-    from pytest_model_gate.archive.storage import LocalStorage
+def open_archive(location: str) -> Archive:
+    """The archive to read; NoArchiveError when it does not exist (never created)."""
+    from pytest_model_gate.archive.manager import open_archive as open_existing
 
-    manager = TrainingArchiveManager(location)
-    if isinstance(manager.storage, LocalStorage) and not manager.storage.root.is_dir():
-        raise NoArchiveError(location)
-    return manager
+    return open_existing(location)

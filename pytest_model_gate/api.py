@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_model_gate import pipeline
+import pytest_model_gate.pipeline as pipeline
 from pytest_model_gate.archive.manager import Archive, ArchivedRun, ReportRenderer
 from pytest_model_gate.core.gating import Assessment
 from pytest_model_gate.core.summary import TrainingSummary

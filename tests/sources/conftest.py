@@ -1,0 +1,34 @@
+"""Fixtures of the source tests: the committed tool outputs, copied where a test may touch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+GATE_YAML = """\
+version: 1
+metrics:
+  acc:
+    key: eval_accuracy
+    aliases: [val_acc, val/acc, eval/acc, val_accuracy]
+    approved: 0.88
+    review: 0.80
+archive: null
+report: null
+"""
+
+
+@pytest.fixture
+def fixtures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of every fixture in tmp_path (the current directory), with a gate.yaml that
+    gates the accuracy each tool logs."""
+    for child in FIXTURES.iterdir():
+        if child.is_dir():
+            shutil.copytree(child, tmp_path / child.name)
+    (tmp_path / "gate.yaml").write_text(GATE_YAML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -78,10 +78,12 @@ class _ModelRequired(TypedDict):
 
 
 class ModelRecord(_ModelRequired, total=False):
-    """One model's verdict; `baseline` and `regressions` only when baselines are on."""
+    """One model's verdict; `baseline` and `regressions` only when baselines are on;
+    `checkpoint_path` only when the source named the checkpoint saved at checkpoint_update."""
 
     baseline: dict[str, BaselineRecord]
     regressions: list[RegressionRecord]
+    checkpoint_path: str
 
 
 class SummaryInfo(TypedDict):
@@ -165,6 +167,8 @@ def assessment_record(a: Assessment) -> ModelRecord:
             "oscillation": finite(a.overfitting.oscillation),
         },
     }
+    if a.checkpoint_path:
+        record["checkpoint_path"] = a.checkpoint_path
     if a.baseline is not None:
         record["baseline"] = {name: {"value": finite(b.value), "run_id": b.run_id}
                               for name, b in a.baseline.items()}
@@ -318,6 +322,8 @@ def _check_model(c: _Checker, m: dict[str, Any], at: str, watched: str) -> None:
     c.boolean(m.setdefault("use_checkpoint", False), f"{at}.use_checkpoint")
     for key in ("best_idx", "checkpoint_update", "validation_interval"):
         c.integer(m.setdefault(key, None), f"{at}.{key}")
+    if "checkpoint_path" in m:
+        c.text(m["checkpoint_path"], f"{at}.checkpoint_path")
     for name, metric in c.obj(m.get("metrics", {}), f"{at}.metrics").items():
         where = f"{at}.metrics.{_name(name)}"
         metric = c.obj(metric, where)

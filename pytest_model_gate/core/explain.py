@@ -19,7 +19,8 @@ def checkpoint_advice(a: Assessment) -> str | None:
     peak = fmt_value(of.peak)
     where = f"validation {a.best_idx + 1} of {len(of.history)}, {of.metric} {peak}"
     if a.checkpoint_update is not None:
-        return f"use the checkpoint at update {a.checkpoint_update} ({where})"
+        saved = f": {a.checkpoint_path}" if a.checkpoint_path else ""
+        return f"use the checkpoint at update {a.checkpoint_update}{saved} ({where})"
     return f"use the checkpoint of {where} (validation interval unknown)"
 
 

@@ -113,6 +113,8 @@ class Assessment:
     gate_tier: Tier = "APPROVED"
     regressions: tuple[Regression, ...] = ()
     baseline: Mapping[str, BaselineValue] | None = field(default=None, compare=False)
+    # the checkpoint folder / file the source saved at `checkpoint_update`, when it names one
+    checkpoint_path: str | None = None
 
     def metric(self, name: str) -> MetricResult:
         for result in self.metrics:
@@ -269,14 +271,20 @@ def assess(model: SummaryModel, config: GateConfig | None = None,
     interval = model.validation_interval or cfg.validation_interval
     use_checkpoint = overfit.declining
     checkpoint_update = None
-    if use_checkpoint and overfit.best_idx is not None and interval is not None:
-        checkpoint_update = (overfit.best_idx + 1) * interval
+    steps = watched_series.steps if watched_series is not None else None
+    if use_checkpoint and overfit.best_idx is not None:
+        if steps is not None:  # the source logged steps: the peak's own step
+            checkpoint_update = steps[overfit.best_idx]
+        elif interval is not None:
+            checkpoint_update = (overfit.best_idx + 1) * interval
+    checkpoint_path = (model.checkpoints.get(checkpoint_update)
+                       if checkpoint_update is not None else None)
     return Assessment(
         model_id=model.id, symbol=model.symbol, classification=classification,
         flags=tuple(sorted(flags)), metrics=tuple(results), use_checkpoint=use_checkpoint,
         best_idx=overfit.best_idx, checkpoint_update=checkpoint_update,
         validation_interval=interval, overfitting=overfit, gate_tier=gate_tier,
-        regressions=tuple(regressions), baseline=baseline)
+        regressions=tuple(regressions), baseline=baseline, checkpoint_path=checkpoint_path)
 
 
 def assess_all(models: Sequence[SummaryModel], config: GateConfig | None = None,

@@ -25,6 +25,7 @@ CONTAINER_KEYS = ("models", "symbols", "results")
 METRIC_BLOCK_KEYS = ("metrics", "validation_metrics")
 ID_KEYS = ("id", "name", "symbol")
 HISTORY_SUFFIX = "_history"
+STEPS_SUFFIX = "_steps"
 
 Problem = tuple[str, str]
 """(place, message) of an entry that cannot be a metric."""
@@ -32,10 +33,12 @@ Problem = tuple[str, str]
 
 @dataclass(frozen=True)
 class MetricSeries:
-    """A metric's final value (None = missing; may be non-finite) and its validation history."""
+    """A metric's final value (None = missing; may be non-finite) and its validation history,
+    with the step of each point when the source logged them (`<metric>_steps`)."""
 
     final: float | None
     history: tuple[float | None, ...] = ()
+    steps: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class SummaryModel:
     # names whose entry came from a `<name>_history` list alone (no `<name>` entry)
     history_only: frozenset[str] = frozenset()
     flat_history_only: frozenset[str] = frozenset()
+    # step -> checkpoint folder or file saved at that step (`"checkpoints": {"1200": ...}`)
+    checkpoints: Mapping[int, str] = field(default_factory=dict)
 
     def lookup(self, names: Sequence[str]) -> tuple[str, MetricSeries] | None:
         """The metric that `names` (key, then aliases) read: the metrics block first, then the
@@ -80,7 +85,8 @@ class SummaryModel:
             if not found.history:
                 history_of = next((name for name in present if name in only), None)
                 if history_of is not None:
-                    found = MetricSeries(final=found.final, history=table[history_of].history)
+                    found = MetricSeries(final=found.final, history=table[history_of].history,
+                                         steps=table[history_of].steps)
             return direct, found
         return None
 
@@ -195,8 +201,11 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
     series: dict[str, MetricSeries] = {}
     bad: dict[str, Problem] = {}
     histories: dict[str, tuple[float | None, ...]] = {}
+    steps = _steps_entries(block)
     for raw_key, value in block.items():
         key = str(raw_key)
+        if key in steps:
+            continue
         is_history = key.endswith(HISTORY_SUFFIX) and len(key) > len(HISTORY_SUFFIX)
         name = key[: -len(HISTORY_SUFFIX)] if is_history else key
         if not is_history:  # fast paths for the two commonest scalars, same results
@@ -232,7 +241,56 @@ def _normalise_metrics(block: Mapping[str, Any], place: str
     for name in bad:  # e.g. a good scalar beside a bad `_history`: the entry is not a metric
         series.pop(name, None)
         history_only.discard(name)
+    for key, name in steps.items():
+        _attach_steps(series, bad, name, block[key], _key_place(place, key))
     return series, bad, frozenset(history_only)
+
+
+def _steps_entries(block: Mapping[str, Any]) -> dict[str, str]:
+    """`<name>_steps` keys that give the steps of a metric `<name>` (or `<name>_history`) of
+    the same block -> that name. Any other `..._steps` key is an ordinary entry."""
+    out: dict[str, str] = {}
+    for raw_key in block:
+        key = str(raw_key)
+        if key.endswith(STEPS_SUFFIX) and len(key) > len(STEPS_SUFFIX):
+            name = key[: -len(STEPS_SUFFIX)]
+            if name in block or name + HISTORY_SUFFIX in block:
+                out[key] = name
+    return out
+
+
+def _attach_steps(series: dict[str, MetricSeries], bad: dict[str, Problem], name: str,
+                  value: Any, place: str) -> None:
+    """Steps go with the history point for point; a bad list makes the metric a bad entry
+    (an error only when a gated metric reads it, as for any other entry)."""
+    current = series.get(name)
+    if current is None:
+        return
+    if not isinstance(value, list) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float))
+            or (isinstance(v, float) and not v.is_integer()) for v in value):
+        bad[name] = (place, f"expected a list of whole-number steps, got {show_value(value)}")
+    elif len(value) != len(current.history):
+        bad[name] = (place, f"{len(value)} steps for a history of {len(current.history)} "
+                            "points; give one step per point")
+    else:
+        series[name] = MetricSeries(final=current.final, history=current.history,
+                                    steps=tuple(int(v) for v in value))
+        return
+    del series[name]
+
+
+def _checkpoints(value: Any) -> dict[int, str]:
+    """`{"1200": "checkpoint-1200/"}` -> {1200: "checkpoint-1200/"}; other shapes are kept in
+    the model's data as they are but name no checkpoint."""
+    out: dict[int, str] = {}
+    if isinstance(value, Mapping):
+        for step, where in value.items():
+            try:
+                out[int(str(step))] = str(where)
+            except ValueError:
+                continue
+    return out
 
 
 def _interval(value: Any, place: str, source: str) -> int | None:
@@ -286,7 +344,7 @@ def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
         id=model_id, symbol=symbol_of(model_id, obj.get("symbol")), place=place, data=obj,
         validation_interval=interval if interval is not None else run_interval,
         series=series, flat_series=flat, bad=bad, flat_bad=flat_bad, history_only=only,
-        flat_history_only=flat_only)
+        flat_history_only=flat_only, checkpoints=_checkpoints(obj.get("checkpoints")))
 
 
 def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",

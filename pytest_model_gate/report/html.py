@@ -553,7 +553,8 @@ class _Html:
                 "</thead><tbody>"]
         for c in v.checkpoints:
             rows.append(f"<tr><th>{esc(c.model_id)}</th><td>{_pill(c.classification)}"
-                        f"</td><td>{esc(c.restore)}</td><td class=\"n\">{c.peak}</td>"
+                        f"</td><td>{esc(c.restore)}{_path_html(c.path)}</td>"
+                        f"<td class=\"n\">{c.peak}</td>"
                         f'<td class="n">{c.final}</td><td class="n">{c.off_peak}</td></tr>')
         rows.append("</tbody></table>")
         return out + _fold(rows, len(v.checkpoints), "checkpoint recommendations")
@@ -624,3 +625,8 @@ def _spark_html(row: ModelRow) -> str:
         p = spark.peak_pos
         chars = f"{chars[:p]}<b>{chars[p]}</b>{chars[p + 1:]}"
     return f'<span class="sp">{chars}</span> <span class="pt">{esc(row.peak)}</span>'
+
+
+def _path_html(path: str | None) -> str:
+    """The checkpoint folder / file a source named, as code (it is data: escaped)."""
+    return f" <code>{esc(path)}</code>" if path else ""

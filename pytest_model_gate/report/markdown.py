@@ -249,7 +249,8 @@ class _Markdown:
                 "|---|---|---|---:|---:|---:|"]
         for c in v.checkpoints:
             rows.append(_row([self.model_cell(c.model_id), md_text(c.classification),
-                              c.restore, c.peak, c.final, c.off_peak]))
+                              c.restore + (f" {md_code(c.path)}" if c.path else ""),
+                              c.peak, c.final, c.off_peak]))
         out += _collapsible(rows, len(v.checkpoints), "checkpoint recommendations")
         return [*out, ""]
 

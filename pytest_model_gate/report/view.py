@@ -363,6 +363,7 @@ class CheckpointRow:
     peak: str
     final: str
     off_peak: str
+    path: str | None = None  # the checkpoint folder / file the source saved there (data)
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,7 @@ def _checkpoints(doc: RunDocument, watched: str) -> list[CheckpointRow]:
         out.append(CheckpointRow(
             m["id"], m["classification"], restore_text(m), fmt(of["peak"]),
             fmt(metric["value"] if metric else None),
-            f"{decline:.1%}" if decline is not None else "—"))
+            f"{decline:.1%}" if decline is not None else "—", m.get("checkpoint_path")))
     return out
 
 

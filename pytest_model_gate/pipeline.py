@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_model_gate.core.config import GateConfig, find_config, load_config, resolve_output
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
-from pytest_model_gate.core.summary import TrainingSummary, load_summary
+from pytest_model_gate.core.summary import TrainingSummary
 from pytest_model_gate.errors import ModelGateError
 from pytest_model_gate.files import TargetError, append_text, refuse_inputs, write_text
 
@@ -69,26 +69,34 @@ def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Pat
 class GatedSummary:
     summary: TrainingSummary
     assessments: list[Assessment]
+    kind: str = "summary"  # which reader gave it (sources: hf, mlflow, ...)
+    model_files: dict[str, Path] = field(default_factory=dict)  # model id -> file it came from
+    anchor: Path | None = None  # the summary file, or the source's file / folder
 
 
 def gate_file(path: str | Path, settings: GateSettings, *,
               source: str | None = None) -> GatedSummary:
-    """Load one summary (errors are SummaryError) and gate every model in it.
+    """Load one summary or source (errors are SummaryError) and gate every model in it.
 
-    With a `baseline:` config the archive is read once for the whole summary.
+    `path` is a summary file or any source (`KIND:PATH_OR_URI`, a detected folder). With a
+    `baseline:` config the archive is read once for the whole summary.
     """
+    from pytest_model_gate.sources.loader import read_summary
+
     try:
         refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
     except TargetError as exc:
         raise ModelGateError(str(exc), file=exc.target) from None
-    summary = load_summary(path, settings.config, source=source)
+    loaded = read_summary(str(path), settings.config, source=source)
+    summary = loaded.summary
     gated = gate_summary(summary, settings.config, settings.baseline_archive)
     if summary.raw:
         # Once gated, nothing reads the parsed models again (records and reports use the
         # assessments, the archive stores the raw bytes): letting them go halves the objects
         # a long pytest session keeps alive for the garbage collector to walk.
         gated = GatedSummary(dataclasses.replace(summary, models=()), gated.assessments)
-    return gated
+    return dataclasses.replace(gated, kind=loaded.kind, model_files=loaded.model_files,
+                               anchor=loaded.anchor)
 
 
 def gate_summary(summary: TrainingSummary, config: GateConfig,
@@ -101,8 +109,10 @@ def gate_summary(summary: TrainingSummary, config: GateConfig,
 def load_summary_data(summary_data: Mapping[str, Any] | str | os.PathLike[str],
                       config: GateConfig) -> TrainingSummary:
     """A summary given to the Python API: a parsed dict (stored as canonical JSON) or a path."""
-    if not isinstance(summary_data, Mapping):
-        return load_summary(os.fspath(summary_data), config)
+    if not isinstance(summary_data, Mapping):  # a summary file or any source
+        from pytest_model_gate.sources.loader import load_source
+
+        return load_source(os.fspath(summary_data), config)
     from pytest_model_gate.archive.manager import canonical_summary
     from pytest_model_gate.core.summary import decode_summary, parse_summary
 

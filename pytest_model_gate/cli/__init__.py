@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pytest_model_gate.cli import archive, check, gate_yaml, report
+from pytest_model_gate.cli import archive, check, convert, gate_yaml, report
 from pytest_model_gate.cli.common import EXIT_BAD_INPUT, EXIT_OK
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate_yaml.add_commands(sub)
     archive.add_commands(sub)
     report.add_commands(sub)
+    convert.add_commands(sub)
     return parser
 
 

@@ -107,8 +107,11 @@ def _check(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register `check` on the `model-gate` subcommand parser."""
-    check = sub.add_parser("check", help="gate a training summary")
-    check.add_argument("summary", nargs="+", help="training summary file(s), JSON or YAML")
+    check = sub.add_parser("check", help="gate a training summary or source")
+    check.add_argument("summary", nargs="+",
+                       help="training summary file(s) (JSON or YAML) or sources: "
+                            "KIND:PATH_OR_URI (hf, lightning, keras, mlflow, tensorboard, "
+                            "dvclive) or a folder of training output")
     check.add_argument("--config", help="gate.yaml to use (default: ./gate.yaml if present)")
     where = check.add_mutually_exclusive_group()
     where.add_argument("--archive", help="archive folder or fsspec URL (overrides gate.yaml)")

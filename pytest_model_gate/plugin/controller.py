@@ -6,6 +6,7 @@ as pytest-mypy registers its own controller plugin object.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,8 @@ class GateController:
             self.collection_failed = True
 
     def _gate_all(self) -> None:
-        for path in self.state.summaries:
+        keys: list[Path | str] = [*self.state.summaries, *self.state.sources]
+        for path in keys:
             try:
                 self.results.append(self.state.gate(path))
             except ModelGateError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,21 @@ class SummaryCollector:
                                            nodeid=_file_nodeid(file_path, parent.config))
         return None
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector
+                                   ) -> Generator[None, pytest.CollectReport,
+                                                  pytest.CollectReport]:
+        """Sources are not paths pytest can walk (a URI, a folder of tool output): each
+        becomes a collector of its own under the session, node id = the source as given."""
+        report = yield
+        if isinstance(collector, pytest.Session) and report.passed and self.state.sources:
+            result = list(report.result or [])
+            for spec in self.state.sources:
+                result.append(SourceNode.from_parent(collector, name=spec, nodeid=spec,
+                                                     state=self.state))
+            report.result = result
+        return report
+
 
 def _file_nodeid(path: Path, config: pytest.Config) -> str | None:
     """None (pytest's own id) inside the rootdir. Outside it pytest would give the file the
@@ -88,6 +103,28 @@ class SummaryNode(pytest.File):
                                         nodeid=f"{self.nodeid}::{assessment.model_id}")
 
 
+class SourceNode(pytest.Collector):
+    """A source (`hf:runs/bert`, `mlflow:sqlite:///m.db?experiment=x`): one item per model,
+    in the source's order, each pointing at the file its numbers came from (reportinfo)."""
+
+    def __init__(self, *, state: GateState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def collect(self) -> Iterator[ModelItem]:
+        try:
+            gated = self.state.gate(self.name)
+        except ModelGateError as exc:
+            raise self.CollectError(f"model-gate: {exc}") from None
+        for assessment in gated.assessments:
+            where = gated.model_files.get(assessment.model_id) or gated.anchor
+            extra: dict[str, Any] = {"path": where.resolve()} if where is not None else {}
+            yield ModelItem.from_parent(self, name=assessment.model_id, assessment=assessment,
+                                        on_review=self.state.on_review,
+                                        nodeid=f"{self.nodeid}::{assessment.model_id}",
+                                        **extra)
+
+
 def _properties(a: Assessment) -> list[tuple[str, object]]:
     """JUnit properties: plain str/int/float only (they cross the xdist wire)."""
     props: list[tuple[str, object]] = [("model_id", a.model_id), ("symbol", a.symbol),
@@ -100,6 +137,8 @@ def _properties(a: Assessment) -> list[tuple[str, object]]:
         props.append(("best_idx", a.best_idx))
     if a.checkpoint_update is not None:
         props.append(("checkpoint_update", a.checkpoint_update))
+    if a.checkpoint_path is not None:
+        props.append(("checkpoint_path", a.checkpoint_path))
     return props
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_model_gate.errors import ModelGateError
 from pytest_model_gate.pipeline import GatedSummary, GateSettings, gate_file, resolve_settings
+from pytest_model_gate.sources.registry import is_source
 from pytest_model_gate.text import ReviewMode
 
 
@@ -20,16 +21,20 @@ class GateState:
     settings: GateSettings
     on_review: ReviewMode
     summaries: dict[Path, str]  # resolved path -> the argument as given
-    gated: dict[Path, GatedSummary | ModelGateError] = field(default_factory=dict)
+    # sources other than summary files (`hf:runs/bert`, `mlflow:sqlite:///m.db`, a folder of
+    # tool output), as given: collected as nodes of their own, never as paths pytest walks
+    sources: list[str] = field(default_factory=list)
+    gated: dict[Path | str, GatedSummary | ModelGateError] = field(default_factory=dict)
 
-    def gate(self, path: Path) -> GatedSummary:
-        """Load and gate one summary once per process; errors are cached too."""
-        if path not in self.gated:
+    def gate(self, key: Path | str) -> GatedSummary:
+        """Load and gate one summary or source once per process; errors are cached too."""
+        if key not in self.gated:
+            source = self.summaries[key] if isinstance(key, Path) else key
             try:
-                self.gated[path] = gate_file(path, self.settings, source=self.summaries[path])
+                self.gated[key] = gate_file(key, self.settings, source=source)
             except ModelGateError as exc:
-                self.gated[path] = exc
-        result = self.gated[path]
+                self.gated[key] = exc
+        result = self.gated[key]
         if isinstance(result, ModelGateError):
             raise result
         return result
@@ -59,7 +64,13 @@ def build_state(config: pytest.Config) -> GateState:
     on_review: ReviewMode = opt.model_gate_review or settings.config.on_review
     invocation = config.invocation_params.dir
     summaries: dict[Path, str] = {}
+    sources: list[str] = []
     for arg in opt.model_gate:
+        if is_source(arg):
+            if arg not in sources:
+                sources.append(arg)
+            continue
         path = (invocation / arg).resolve()
         summaries.setdefault(path, arg)
-    return GateState(settings=settings, on_review=on_review, summaries=summaries)
+    return GateState(settings=settings, on_review=on_review, summaries=summaries,
+                     sources=sources)

@@ -6,20 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-GATE_YAML = """\
-version: 1
-metrics:
-  acc:
-    key: eval_accuracy
-    aliases: [val_acc, val/acc, eval/acc, val_accuracy]
-    approved: 0.88
-    review: 0.80
-archive: null
-report: null
-"""
+from source_fixtures import FIXTURES, GATE_YAML
 
 
 @pytest.fixture

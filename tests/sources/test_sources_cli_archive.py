@@ -103,6 +103,6 @@ def test_pytest_archive_and_report(fixtures: Path, spec: str) -> None:
     assert result.returncode in (0, 1), result.stdout + result.stderr
     report = Path("report.md").read_text(encoding="utf-8")
     if spec == "hf:hf":
-        assert "update 1000 checkpoint-1000/ (validation 2 of 3)" in report
+        assert "update 1000 (validation 2 of 3) checkpoint-1000/" in report
     index = json.loads(Path("arch/index.json").read_text(encoding="utf-8"))
     assert index

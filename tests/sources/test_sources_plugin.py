@@ -7,13 +7,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, GATE_YAML
+from source_fixtures import FIXTURES, GATE_YAML
 
 # Loaded before any in-process run: pytester drops the modules a run imported, and a second
 # run would otherwise raise errors of a re-imported module that the first run's cached
 # plugin modules do not catch.
 import pytest_model_gate.pipeline
-import pytest_model_gate.plugin.session
+import pytest_model_gate.plugin.controller
+import pytest_model_gate.plugin.items
 import pytest_model_gate.sources.loader  # noqa: F401
 
 NO_ARCHIVE = "--no-model-gate-archive"

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from pytest_model_gate.core.config import GateConfig
-from pytest_model_gate.core.document import assessment_record
+from pytest_model_gate.core.document import assessment_record, run_document
 from pytest_model_gate.core.explain import checkpoint_advice
 from pytest_model_gate.core.gating import assess
-from pytest_model_gate.core.summary import parse_summary
+from pytest_model_gate.core.summary import TrainingSummary, parse_summary
 from pytest_model_gate.errors import SummaryError
-from pytest_model_gate.report.markdown import restore_text
+from pytest_model_gate.report.markdown import render_markdown
+from pytest_model_gate.report.view import ReportSection
 
 REVIEW = {"fitness_score": [0.55, 0.70, 0.60, 0.58], "profit_factor": 1.4,
           "consistency": 0.70, "max_drawdown": 0.12}
@@ -34,7 +35,13 @@ def test_steps_give_checkpoint_update() -> None:
                                     "(validation 2 of 4, fitness 0.7)")
     record = assessment_record(a)
     assert record["checkpoint_path"] == "checkpoint-600/"
-    assert restore_text(record) == "update 600 checkpoint-600/ (validation 2 of 4)"
+    assert "| update 600 (validation 2 of 4) checkpoint-600/ |" in markdown_of(m)
+
+
+def markdown_of(m: Any) -> str:
+    summary = TrainingSummary(source="s.json", sha256="0" * 64, metadata={}, models=(m,))
+    doc = run_document(summary, [assess(m, GateConfig())], GateConfig())
+    return render_markdown([ReportSection(document=doc)])
 
 
 def test_without_steps_the_interval_rule_stands() -> None:
@@ -68,7 +75,5 @@ def test_bad_steps_of_a_gated_metric(steps: Any, message: str) -> None:
 
 def test_checkpoint_path_is_escaped_in_markdown() -> None:
     m = model({"fitness_score_steps": [1, 2, 3, 4]}, checkpoints={"2": "ck|<b>x</b>"})
-    from pytest_model_gate.report.markdown import md_text
-
-    text = restore_text(assessment_record(assess(m, GateConfig())), md_text)
-    assert "|" not in text.replace("\\|", "") and "<b>" not in text
+    line = next(x for x in markdown_of(m).splitlines() if x.startswith("| TSLA_1Hour | REVIEW"))
+    assert "<b>" not in line and line.count(" | ") == 5

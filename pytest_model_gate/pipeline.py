@@ -33,13 +33,15 @@ class GateSettings:
     report: str | None
     html: str | None
     baseline_archive: str | None = None  # where baselines are read (even with archiving off)
+    comment: str | None = None  # where the short PR-comment markdown is written
 
 
 def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Path,
                      archive: str | None = None, no_archive: bool = False,
                      report: str | None = None, html: str | None = None,
                      ini_archive: str | None = None, ini_report: str | None = None,
-                     ini_base: Path | None = None) -> GateSettings:
+                     ini_base: Path | None = None, comment: str | None = None
+                     ) -> GateSettings:
     """Apply the precedence: command line > ini option > gate.yaml > built-in default.
 
     Paths from the command line resolve against the current directory, paths from a file
@@ -62,7 +64,8 @@ def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Pat
     return GateSettings(config=config, config_path=path,
                         archive=None if no_archive else archive_at,
                         report=pick(report, ini_report, "report"), html=pick(html, None, "html"),
-                        baseline_archive=archive_at)
+                        baseline_archive=archive_at,
+                        comment=resolve_output(comment, Path.cwd()) if comment else None)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def gate_file(path: str | Path, settings: GateSettings, *,
     from pytest_model_gate.sources.loader import read_summary
 
     try:
-        refuse_inputs([("report", settings.report), ("HTML report", settings.html)], [path])
+        refuse_inputs([("report", settings.report), ("HTML report", settings.html),
+                       ("comment", settings.comment)], [path])
     except TargetError as exc:
         raise ModelGateError(str(exc), file=exc.target) from None
     loaded = read_summary(str(path), settings.config, source=source)
@@ -171,6 +175,7 @@ class PublishResult:
     archive: str | None = None
     report: str | None = None
     html: str | None = None
+    comment: str | None = None
     errors: list[str] = field(default_factory=list)
     sections: list[Any] = field(default_factory=list)
     markdown: str | None = None  # the markdown report of the sections, once rendered
@@ -222,7 +227,7 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
     result.sections = sections
     if settings.report is not None:
         try:
-            write_report(settings.report, result.render_markdown())
+            write_text(settings.report, result.render_markdown())
             result.report = settings.report
         except OSError as exc:
             result.errors.append(f"report not written: {settings.report}: "
@@ -236,18 +241,58 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
         except OSError as exc:
             result.errors.append(f"HTML report not written: {settings.html}: "
                                  f"{exc.strerror or exc}")
+    _write_digests(result, settings)
     return result
 
 
-def write_report(path: str, text: str) -> None:
-    """Write the markdown report; append it to $GITHUB_STEP_SUMMARY when that is set (cut to
-    GitHub's limit, with a notice naming the full report)."""
-    from pytest_model_gate.report.markdown import step_summary_text
+def _write_digests(result: PublishResult, settings: GateSettings) -> None:
+    """The short markdown: to --model-gate-comment / --comment, and appended to
+    $GITHUB_STEP_SUMMARY when a report is written (so CI pages stay short at any size)."""
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if result.report else None
+    if settings.comment is None and not step_summary:
+        return
+    from pytest_model_gate.report.digest import render_digest
 
-    write_text(path, text)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    text = render_digest(result.sections, links=_links(result))
+    if settings.comment is not None:
+        try:
+            write_text(settings.comment, text)
+            result.comment = settings.comment
+        except OSError as exc:
+            result.errors.append(f"comment not written: {settings.comment}: "
+                                 f"{exc.strerror or exc}")
     if step_summary:
-        append_text(step_summary, step_summary_text(text, path) + "\n")
+        try:
+            append_text(step_summary, text + "\n")
+        except OSError as exc:
+            result.errors.append(f"step summary not written: {step_summary}: "
+                                 f"{exc.strerror or exc}")
+
+
+def _links(result: PublishResult) -> list[str]:
+    """Where the full report is: $MODEL_GATE_REPORT_URL if set, else the files written and,
+    on GitHub Actions, the workflow run whose artifacts hold them."""
+    from pytest_model_gate.report.markdown import md_text
+
+    url = os.environ.get("MODEL_GATE_REPORT_URL")
+    if url:
+        return [f"[Full report with every model]({_url(url)})"]
+    files = [f for f in (result.report, result.html) if f]
+    where = " and ".join(md_text(Path(f).name) for f in files) if files else "not written"
+    line = f"Full report: {where}"
+    server, repo, run = (os.environ.get(k) for k in
+                         ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run:
+        line += (f", in the artifacts of [workflow run {md_text(run)}]"
+                 f"({_url(f'{server}/{repo}/actions/runs/{run}')})")
+    return [line]
+
+
+def _url(url: str) -> str:
+    """A URL safe inside markdown link parentheses (no space, parenthesis or angle bracket)."""
+    from urllib.parse import quote
+
+    return quote(url, safe=":/?#[]@!$&'*+,;=%-._~")
 
 
 def _describe(exc: BaseException, where: str | None) -> str:

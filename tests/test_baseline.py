@@ -162,8 +162,8 @@ def test_zero_baseline_compares_the_absolute_change() -> None:
     assert "**Δ+0.3 abs**" in text
     assert "| 0 | `" + RID + "` | 0.3 | 0.3 worse (absolute, baseline 0) | 0.25 |" in text
     html = render_html([_section({"schema": 1, "models": [record], "config": {}})])
-    assert "<b>Δ+0.3 abs</b>" in html
-    assert ('<td class="n d">0.3 worse (absolute, baseline 0)</td><td class="n">0.25</td>'
+    assert '<b class="dn">Δ+0.3 abs</b>' in html  # bold: a regression; "dn": worse
+    assert ('<td class="n dn">0.3 worse (absolute, baseline 0)</td><td class="n">0.25</td>'
             in html)
     same = assess(_model(0.6, 0.0), config, base)
     assert same.regressions == () and "Δ0" in render_markdown(

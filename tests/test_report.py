@@ -10,11 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 from markdown_it import MarkdownIt
 from report_support import (
     APPROVED,
@@ -30,7 +29,6 @@ from report_support import (
 )
 
 from pytest_model_gate.core.gating import BaselineValue
-from pytest_model_gate.pipeline import write_report
 from pytest_model_gate.report import markdown as report
 from pytest_model_gate.report import view
 from pytest_model_gate.report.markdown import render_markdown
@@ -438,46 +436,3 @@ def test_several_summaries_one_report() -> None:
     text = render_markdown([ReportSection(a), ReportSection(b)])
     assert "2 summaries: **1 DROP** · **0 REVIEW** · **1 APPROVED** of 2 models" in text
     assert text.index("## a\\.json") < text.index("## b\\.json")  # dots escaped: no autolink
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    yield
-
-
-def test_write_markdown_utf8_and_atomic(tmp_path: Path, no_step_summary: None) -> None:
-    text = render_markdown([ReportSection(document({"Ünïcødé_✓": DROP}))])
-    target = tmp_path / "deep" / "report.md"
-    write_report(str(target), text)
-    assert target.read_bytes() == text.encode("utf-8")
-    assert "Ünïcødé\\_✓" in target.read_text(encoding="utf-8") or \
-        "Ünïcødé_✓" in target.read_text(encoding="utf-8")
-    assert [p.name for p in target.parent.iterdir()] == ["report.md"]
-
-
-def test_write_markdown_appends_to_step_summary(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    summary = tmp_path / "step.md"
-    summary.write_text("earlier step\n", encoding="utf-8")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    text = render_markdown([ReportSection(document({"A_1": APPROVED}))])
-    write_report(str(tmp_path / "r.md"), text)
-    write_report(str(tmp_path / "r.md"), text)
-    assert summary.read_text(encoding="utf-8") == "earlier step\n" + (text + "\n") * 2
-
-
-def test_step_summary_cut_to_fit_with_a_notice(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _many(3000, 600)
-    text = render_markdown([ReportSection(doc)])
-    limit = 60_000
-    assert len(text.encode()) > limit
-    cut = report.step_summary_text(text, str(tmp_path / "full.md"), limit=limit)
-    assert len(cut.encode()) <= limit
-    assert "Report cut here for the CI step summary" in cut and "full\\.md" in cut
-    assert cut.count("<details>") == cut.count("</details>")
-    assert_well_formed(cut)
-    assert report.step_summary_text("small\n", "x.md") == "small\n"

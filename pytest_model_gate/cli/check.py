@@ -33,7 +33,8 @@ def _settings(args: argparse.Namespace) -> GateSettings:
                             archive=getattr(args, "archive", None),
                             no_archive=getattr(args, "no_archive", False),
                             report=getattr(args, "report", None),
-                            html=getattr(args, "html", None))
+                            html=getattr(args, "html", None),
+                            comment=getattr(args, "comment", None))
 
 
 def _text_output(gated: GatedSummary, config: GateConfig, run_id: str | None) -> str:
@@ -97,6 +98,8 @@ def _check(args: argparse.Namespace) -> int:
             print(_text_output(g, settings.config, rid))
         if published.report:
             print(f"report: {published.report}")
+        if published.comment:
+            print(f"comment: {published.comment}")
     for error in published.errors:
         print(f"model-gate: error: {error}", file=sys.stderr)
     if published.errors:
@@ -118,5 +121,7 @@ def add_commands(sub: Any) -> None:
     where.add_argument("--no-archive", action="store_true", help="do not archive this run")
     check.add_argument("--report", help="where to write the markdown report")
     check.add_argument("--html", help="where to write the HTML report")
+    check.add_argument("--comment", metavar="PATH",
+                       help="where to write a short markdown for a pull-request comment")
     check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     check.set_defaults(func=run_check)

@@ -19,7 +19,7 @@ from pytest_model_gate.text import finite
 
 if TYPE_CHECKING:  # the document's readers (reports) need no pydantic, yaml or gating code
     from pytest_model_gate.core.config import GateConfig
-    from pytest_model_gate.core.gating import Assessment
+    from pytest_model_gate.core.gating import Assessment, MetricResult
     from pytest_model_gate.core.summary import TrainingSummary
 
 SCHEMA_VERSION = 1
@@ -27,9 +27,7 @@ SCHEMA_VERSION = 1
 
 # --- the declared shape ----------------------------------------------------------------------
 
-class MetricRecord(TypedDict):
-    """One gated metric of one model: value read, bounds applied, tier."""
-
+class _MetricRequired(TypedDict):
     key: str
     value: float | None           # null: missing or non-finite (`status` says which)
     approved: float
@@ -37,6 +35,13 @@ class MetricRecord(TypedDict):
     higher_is_better: bool
     tier: str                     # APPROVED | REVIEW | DROP
     status: str                   # ok | missing | invalid
+
+
+class MetricRecord(_MetricRequired, total=False):
+    """One gated metric of one model: value read, bounds applied, tier; `history` (the
+    validation history) for a metric outside its APPROVED tier, so reports can chart it."""
+
+    history: list[float | None]
 
 
 class OverfittingRecord(TypedDict):
@@ -83,6 +88,7 @@ class ModelRecord(_ModelRequired, total=False):
 
     baseline: dict[str, BaselineRecord]
     regressions: list[RegressionRecord]
+    model_path: str               # what gets deployed, when the summary names it
     checkpoint_path: str
 
 
@@ -142,6 +148,15 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def _metric_record(m: MetricResult) -> MetricRecord:
+    record: MetricRecord = {
+        "key": m.key, "value": finite(m.value), "approved": m.approved, "review": m.review,
+        "higher_is_better": m.higher_is_better, "tier": m.tier, "status": m.status}
+    if m.history:
+        record["history"] = [finite(v) for v in m.history]
+    return record
+
+
 def assessment_record(a: Assessment) -> ModelRecord:
     """One model's record, in the documented shape."""
     record: ModelRecord = {
@@ -154,10 +169,7 @@ def assessment_record(a: Assessment) -> ModelRecord:
         "checkpoint_update": a.checkpoint_update,
         "validation_interval": a.validation_interval,
         "metrics": {
-            m.name: {"key": m.key, "value": finite(m.value), "approved": m.approved,
-                     "review": m.review, "higher_is_better": m.higher_is_better,
-                     "tier": m.tier, "status": m.status}
-            for m in a.metrics
+            m.name: _metric_record(m) for m in a.metrics
         },
         "overfitting": {
             "metric": a.overfitting.metric,
@@ -167,6 +179,8 @@ def assessment_record(a: Assessment) -> ModelRecord:
             "oscillation": finite(a.overfitting.oscillation),
         },
     }
+    if a.model_path:
+        record["model_path"] = a.model_path
     if a.checkpoint_path:
         record["checkpoint_path"] = a.checkpoint_path
     if a.baseline is not None:
@@ -320,10 +334,11 @@ def _check_model(c: _Checker, m: dict[str, Any], at: str, watched: str) -> None:
     for k, flag in enumerate(c.lst(m.setdefault("flags", []), f"{at}.flags")):
         c.text(flag, f"{at}.flags[{k}]")
     c.boolean(m.setdefault("use_checkpoint", False), f"{at}.use_checkpoint")
+    for key in ("model_path", "checkpoint_path"):
+        if key in m:
+            c.text(m[key], f"{at}.{key}")
     for key in ("best_idx", "checkpoint_update", "validation_interval"):
         c.integer(m.setdefault(key, None), f"{at}.{key}")
-    if "checkpoint_path" in m:
-        c.text(m["checkpoint_path"], f"{at}.checkpoint_path")
     for name, metric in c.obj(m.get("metrics", {}), f"{at}.metrics").items():
         where = f"{at}.metrics.{_name(name)}"
         metric = c.obj(metric, where)
@@ -334,6 +349,9 @@ def _check_model(c: _Checker, m: dict[str, Any], at: str, watched: str) -> None:
         c.boolean(metric.setdefault("higher_is_better", True), f"{where}.higher_is_better")
         c.text(metric.get("tier"), f"{where}.tier")
         c.text(metric.setdefault("status", "ok"), f"{where}.status")
+        if "history" in metric:
+            for k, v in enumerate(c.lst(metric["history"], f"{where}.history")):
+                c.number(v, f"{where}.history[{k}]", null=True)
     m.setdefault("metrics", {})
     of = c.obj(m.setdefault("overfitting", {}), f"{at}.overfitting")
     c.text(of.setdefault("metric", watched), f"{at}.overfitting.metric")

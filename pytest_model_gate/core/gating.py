@@ -54,6 +54,8 @@ class MetricResult:
     higher_is_better: bool
     tier: Tier
     status: Literal["ok", "missing", "invalid"] = "ok"
+    # the validation history, kept for a metric that is not APPROVED (reports chart it)
+    history: tuple[float | None, ...] = field(default=(), compare=False)
 
     @property
     def finite_value(self) -> float | None:
@@ -114,7 +116,10 @@ class Assessment:
     regressions: tuple[Regression, ...] = ()
     baseline: Mapping[str, BaselineValue] | None = field(default=None, compare=False)
     # the checkpoint folder / file the source saved at `checkpoint_update`, when it names one
+    # (else the summary's own `checkpoint_path` field)
     checkpoint_path: str | None = None
+    # what gets deployed, as the summary names it (reports show it)
+    model_path: str | None = field(default=None, compare=False)
 
     def metric(self, name: str) -> MetricResult:
         for result in self.metrics:
@@ -239,7 +244,9 @@ def assess(model: SummaryModel, config: GateConfig | None = None,
             watched_series = series
         results.append(MetricResult(name=name, key=key, value=value, approved=spec.approved,
                                     review=spec.review, higher_is_better=spec.higher_is_better,
-                                    tier=tier, status=status))
+                                    tier=tier, status=status,
+                                    history=series.history if series is not None
+                                    and tier != "APPROVED" else ()))
     watched_spec = specs[watched]
     overfit = analyse_history(
         watched,
@@ -284,7 +291,14 @@ def assess(model: SummaryModel, config: GateConfig | None = None,
         flags=tuple(sorted(flags)), metrics=tuple(results), use_checkpoint=use_checkpoint,
         best_idx=overfit.best_idx, checkpoint_update=checkpoint_update,
         validation_interval=interval, overfitting=overfit, gate_tier=gate_tier,
-        regressions=tuple(regressions), baseline=baseline, checkpoint_path=checkpoint_path)
+        regressions=tuple(regressions), baseline=baseline,
+        checkpoint_path=checkpoint_path or _text_field(model, "checkpoint_path"),
+        model_path=_text_field(model, "model_path"))
+
+
+def _text_field(model: SummaryModel, key: str) -> str | None:
+    value = model.data.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def assess_all(models: Sequence[SummaryModel], config: GateConfig | None = None,

@@ -46,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where to write the markdown report (default: gate.yaml `report`)")
     group.addoption("--model-gate-html", dest="model_gate_html", metavar="PATH",
                     help="where to write the self-contained HTML report")
+    group.addoption("--model-gate-comment", dest="model_gate_comment", metavar="PATH",
+                    help="where to write a short markdown for a sticky pull-request comment")
     group.addoption("--model-gate-review", dest="model_gate_review", choices=REVIEW_MODES,
                     help="what a REVIEW model is: xfail (default), fail or pass")
     parser.addini("model_gate_config", "gate.yaml for pytest-model-gate (relative to the ini "

@@ -61,7 +61,8 @@ class GateController:
             self.skipped_reason = "the session was interrupted"
             return
         settings = self.state.settings
-        if settings.archive is None and settings.report is None and settings.html is None:
+        if (settings.archive is None and settings.report is None and settings.html is None
+                and settings.comment is None):
             return  # nothing to write: not even the run document is needed
         self.published = publish(self.results, settings)
         if self.published.errors and session.exitstatus in (pytest.ExitCode.OK,

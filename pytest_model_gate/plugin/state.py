@@ -57,6 +57,7 @@ def build_state(config: pytest.Config) -> GateState:
             config_file=config_file, search_dir=config.rootpath, base_dir=config.rootpath,
             archive=opt.model_gate_archive, no_archive=opt.model_gate_no_archive,
             report=opt.model_gate_report, html=opt.model_gate_html,
+            comment=opt.model_gate_comment,
             ini_archive=_ini_path(config, "model_gate_archive"),
             ini_report=_ini_path(config, "model_gate_report"), ini_base=ini_base)
     except ModelGateError as exc:

@@ -52,5 +52,7 @@ def write_gate_section(tr: Any, results: Sequence[GatedSummary],
         tr.write_line(f"model-gate: report written to {p.report}")
     if p.html:
         tr.write_line(f"model-gate: HTML report written to {p.html}")
+    if p.comment:
+        tr.write_line(f"model-gate: PR comment written to {p.comment}")
     for error in p.errors:
         tr.write_line(f"model-gate: ERROR: {error}", red=True, bold=True)

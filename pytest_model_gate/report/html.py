@@ -1,376 +1,192 @@
-"""View models -> one self-contained HTML page (inline CSS, inline SVG, no script, no network).
+"""View models -> one self-contained HTML page that opens offline from a CI artifact.
 
-The same content as the markdown report plus pictures: a chart per REVIEW/DROP model (watched
-history, peak, APPROVED/REVIEW bounds, recommended checkpoint) and per-symbol trends over the
-last archived runs. Charts are plain SVG written here: no dependency, no JavaScript (so the page
-also works where scripts are blocked: CI artifact viewers with a strict CSP, mail, print),
-deterministic bytes, and a few hundred bytes per chart, which keeps a 10,000-model page light.
-Every piece of text from the run document goes through `html.escape`. Renders a string
-only: writing it is the caller's (pytest_model_gate.files).
+The same content as the markdown report, plus: why models were dropped (grouped, with links),
+a chart per REVIEW / DROP model (the metrics that decided it, in their bands; up to
+CHART_CAP, most severe first), per-symbol trends over the last archived runs, and, for
+20,000-model runs, a class filter, a search by id and sortable columns. Those come from one
+small inline script allowed by a strict Content-Security-Policy (hashes, nothing else: no
+network, no framework); without it the page is complete, only static. Every text from the
+run document goes through `esc`. Renders a string only.
 """
 
 from __future__ import annotations
 
-import html
-import math
+import base64
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
-from pytest_model_gate.core.document import ModelRecord, RunDocument
+from pytest_model_gate.report.charts import (
+    FRAME_DEFS,
+    LINES,
+    SVG_CSS,
+    charted_metrics,
+    esc,
+    history_chart,
+    metric_chart,
+    trend_chart,
+)
 from pytest_model_gate.report.view import (
     CLASS_ORDER,
     COLLAPSE_AT,
     RANK,
-    Bounds,
     Cell,
     ClassTable,
     ModelRow,
     ReportSection,
     SectionView,
-    Spark,
-    all_finite_floats,
+    by_severity,
     class_key,
     config_bounds,
-    plain,
     plural,
+    reasons,
     restore_text,
     section_view,
     total_counts,
-    watched_metric,
 )
-from pytest_model_gate.text import finite, fmt_value
 
+__all__ = ["CHART_CAP", "history_chart", "render_html", "trend_chart"]
+
+CHART_CAP = 400
+"""REVIEW / DROP models charted, most severe first (the tables hold every model)."""
 CHARTS_OPEN_MAX = 200
-"""More REVIEW/DROP charts (or symbol trends) than this start folded (still all in the file)."""
+"""More charts (or symbol trends) than this start folded (still all in the file)."""
 TREND_RUNS = 10
 """Runs per symbol trend: this run and up to TREND_RUNS - 1 before it."""
-MAX_POLYLINE = 300
-"""Longer histories are drawn from per-bucket min and max (same picture, fewer bytes)."""
-COLORS = {"APPROVED": "#2e7d32", "REVIEW": "#b26a00", "DROP": "#c62828"}
-ZONES = {"APPROVED": "#e9f5ea", "REVIEW": "#fff3dd", "DROP": "#fdeaea"}
-LINES = ("#1f5fa8", "#6a3d9a", "#00838f", "#5d4037", "#ad1457", "#37474f")
+REASON_LINKS = 12
+"""Models linked per reason (the rest counted; the search finds them)."""
 
 CSS = """
 :root{--line:#dcdcdc;--muted:#5f6368}
-*{box-sizing:border-box}
+*{box-sizing:border-box}[hidden]{display:none!important}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
 color:#1b1b1b;background:#fff;margin:0 auto;max-width:1320px;padding:18px 24px 48px}
 h1{font-size:22px;margin:0 0 6px}
 h2{font-size:18px;margin:30px 0 8px;padding-bottom:4px;border-bottom:2px solid var(--line);
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 h3{font-size:15px;margin:22px 0 6px}
 p{margin:6px 0}
-code,.sp{font-family:"DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-code{overflow-wrap:anywhere}
+code,.sp,.id,.mp{font-family:"DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;
+font-size:12px}
+code{overflow-wrap:break-word}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:8px 0}
-dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:anywhere}
+dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:break-word;min-width:0}
 .badge{display:inline-block;border-radius:12px;padding:1px 10px;margin:0 6px 0 0;color:#fff;
-font-weight:600;font-size:13px}
+font-weight:600;font-size:13px;white-space:nowrap}
 .c-APPROVED{background:#2e7d32}.c-REVIEW{background:#b26a00}.c-DROP{background:#c62828}
 .c-other{background:#555}
+.tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
 th,td{padding:3px 8px;border-bottom:1px solid #ececec;text-align:left;vertical-align:top}
 thead th{position:sticky;top:0;background:#f4f5f7;border-bottom:1px solid var(--line);
 white-space:nowrap}
-tbody th{font-weight:500;max-width:30em;overflow-wrap:anywhere}
+thead th[data-k]{cursor:pointer}thead th[aria-sort=ascending]::after{content:" ▲"}
+thead th[aria-sort=descending]::after{content:" ▼"}
+tbody th{font-weight:500}
+.id{white-space:nowrap;font-size:13px}
+.mp{display:block;color:var(--muted);font-size:11px;max-width:34em;overflow-wrap:anywhere}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.r{background:#fff3dd;color:#6d4100}td.d{background:#fdeaea;color:#9b1c1c;font-weight:600}
+td.r{background:#fff3dd;color:#6d4100}td.d{background:#fdeaea;color:#9b1c1c}
+.up{color:#1b6e20}.dn{color:#8a4b00}b.dn,b.up{font-weight:700}
 td.f{color:var(--muted);font-size:12px;max-width:22em}
-.sp{white-space:nowrap;color:#1f5fa8}.sp b{color:#c62828}.pt{color:var(--muted);font-size:12px}
+.sp{white-space:nowrap;color:#1f5fa8}.sp b{color:#0b2e59}.pt{color:var(--muted);font-size:12px}
 .legend{color:var(--muted);font-size:12px}
 details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:10px}
+.tb{display:flex;flex-wrap:wrap;gap:6px;align-items:center;margin:10px 0;padding:6px 8px;
+background:#f4f5f7;border-radius:6px;position:sticky;top:0;z-index:2}
+.tb button{border:0;cursor:pointer;opacity:.45}.tb button[aria-pressed=true]{opacity:1}
+.tb input{font:inherit;padding:2px 6px;min-width:16em}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:10px}
 figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:6px 8px 4px;
-background:#fff}
-figcaption{font-size:12px;overflow-wrap:anywhere;margin-bottom:2px}
-figcaption .pt{display:block}
-svg{display:block;width:100%;height:auto}
+background:#fff;min-width:0}
+figcaption{font-size:12px;margin-bottom:2px}
+figcaption b{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+figcaption .pt{display:block;overflow-wrap:anywhere}
+.mt{font-size:12px;font-weight:600;margin:4px 0 0}
+svg{display:block;width:100%;height:auto}.defs{position:absolute}
+ul.why{margin:4px 0 8px;padding-left:20px}ul.why li{margin:2px 0}
+ol.runs{font-size:12px;color:var(--muted);columns:2}
 a{color:#1f5fa8}
-@media print{thead th{position:static}}
+@media print{thead th{position:static}.tb{display:none}}
 """ + "".join(f".k{i}{{color:{c};font-weight:bold}}" for i, c in enumerate(LINES)) + "\n"
 
+SCRIPT = r"""
+(function(){
+"use strict";
+function num(t){var v=parseFloat(t);return isNaN(v)?null:v;}
+document.querySelectorAll("section").forEach(function(sec){
+  var tb=sec.querySelector(".tb");if(!tb)return;tb.hidden=false;
+  var rows=Array.prototype.slice.call(sec.querySelectorAll("tr.m"));
+  var ids=rows.map(function(r){return r.querySelector(".id").textContent.toLowerCase();});
+  var q=tb.querySelector("input"),out=tb.querySelector("output"),on={};
+  tb.querySelectorAll("button[data-f]").forEach(function(b){
+    on[b.getAttribute("data-f")]=true;
+    b.addEventListener("click",function(){
+      var v=b.getAttribute("aria-pressed")!=="true";
+      b.setAttribute("aria-pressed",v?"true":"false");on[b.getAttribute("data-f")]=v;apply();});
+  });
+  function apply(){
+    var s=q.value.trim().toLowerCase(),n=0;
+    rows.forEach(function(r,i){
+      var v=on[r.getAttribute("data-c")]!==false&&(!s||ids[i].indexOf(s)>=0);
+      r.hidden=!v;if(v)n++;});
+    sec.querySelectorAll(".ct").forEach(function(ct){
+      var c=ct.getAttribute("data-c");
+      var any=ct.querySelector("tr.m:not([hidden])");ct.hidden=!any;
+      var d=ct.querySelector("details");if(d&&s&&any)d.open=true;});
+    out.textContent=n+" of "+rows.length+" models shown";
+  }
+  q.addEventListener("input",apply);apply();
+});
+document.querySelectorAll("th[data-k]").forEach(function(th){
+  th.addEventListener("click",function(){
+    var k=+th.getAttribute("data-k"),body=th.closest("table").tBodies[0];
+    var asc=th.getAttribute("aria-sort")!=="ascending";
+    th.closest("tr").querySelectorAll("th").forEach(function(h){h.removeAttribute("aria-sort");});
+    th.setAttribute("aria-sort",asc?"ascending":"descending");
+    var rows=Array.prototype.slice.call(body.rows),keys=rows.map(function(r){
+      var c=r.cells[k],t=c?c.textContent:"";return k===0?t.toLowerCase():num(t);});
+    var order=rows.map(function(_,i){return i;});
+    order.sort(function(a,b){var x=keys[a],y=keys[b];
+      if(x===y)return a-b;if(x===null)return 1;if(y===null)return -1;
+      return (x<y?-1:1)*(asc?1:-1);});
+    var frag=document.createDocumentFragment();
+    order.forEach(function(i){frag.appendChild(rows[i]);});body.appendChild(frag);
+  });
+});
+})();
+"""
 
-def esc(text: object) -> str:
-    """Text from a run document, safe in element content and quoted attribute values."""
-    value = plain(text)
-    if ("&" in value or "<" in value or ">" in value or '"' in value
-            or "'" in value):
-        return html.escape(value, quote=True)
-    return value
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def _num(x: float) -> str:
-    """An SVG coordinate: one decimal, no trailing zeros."""
-    text = f"{x:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
+_STYLE = CSS + SVG_CSS
+CSP = (f"default-src 'none'; style-src 'sha256-{_sha256(_STYLE)}'; "
+       f"script-src 'sha256-{_sha256(SCRIPT)}'; img-src 'none'; base-uri 'none'; "
+       "form-action 'none'")
+"""Only our own style and script run: no network, no injected markup can execute."""
 
 _TIER_CSS = {"DROP": "n d", "REVIEW": "n r"}
 _TIER_MARK = {"DROP": " ✗", "REVIEW": " ⚠"}
 
 
-
-
-# --- charts --------------------------------------------------------------------------------
-
-class _Frame:
-    """Maps data to the chart box; y grows upwards."""
-
-    W, H = 280, 112
-    X0, X1, Y0, Y1 = 36.0, 246.0, 10.0, 96.0
-
-    def __init__(self, n: int, lo: float, hi: float) -> None:
-        pad = (hi - lo) * 0.08 if hi != lo else (abs(hi) * 0.05 or 0.05)
-        self.n, self.lo, self.hi = n, lo - pad, hi + pad
-
-    def x(self, i: float) -> float:
-        if self.n <= 1:
-            return (self.X0 + self.X1) / 2
-        return self.X0 + (self.X1 - self.X0) * i / (self.n - 1)
-
-    def y(self, v: float) -> float:
-        return self.Y1 - (self.Y1 - self.Y0) * (v - self.lo) / (self.hi - self.lo)
-
-    def clamp_y(self, v: float) -> float:
-        return min(max(self.y(v), self.Y0), self.Y1)
-
-
-_FRAME_ID = "mg-frame"
-_HLINE_ID = "mg-h"
-# Drawn once per page and reused by every chart (<use>): the axes of the plot box.
-FRAME_DEFS = (
-    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
-    f'<g id="{_FRAME_ID}" class="ax"><line x1="{_Frame.X0:g}" x2="{_Frame.X0:g}" '
-    f'y1="{_Frame.Y0:g}" y2="{_Frame.Y1:g}"/><line x1="{_Frame.X0:g}" x2="{_Frame.X1:g}" '
-    f'y1="{_Frame.Y1:g}" y2="{_Frame.Y1:g}"/></g>'
-    f'<line id="{_HLINE_ID}" x1="{_Frame.X0:g}" x2="{_Frame.X1:g}" y1="0" y2="0"/></defs></svg>')
-SVG_CSS = (
-    "svg text{font:9px sans-serif;fill:#5f6368}text.e{text-anchor:end}.ax{stroke:#bbb}"
-    ".za{fill:#e9f5ea}.zr{fill:#fff3dd}.zd{fill:#fdeaea}"
-    ".ta,.tr{stroke-dasharray:4 3}.ta{stroke:#2e7d32}.tr{stroke:#b26a00}"
-    "text.ta{fill:#2e7d32;stroke:none}text.tr{fill:#b26a00;stroke:none}"
-    ".hl{stroke-width:1.6;stroke-linejoin:round}.tl{stroke-width:1.3}"
-    ".pk{fill:#c62828;stroke:#fff}.fin{fill:#1b1b1b}"
-    ".ck{stroke:#6a1b9a;stroke-width:1.2;stroke-dasharray:2 2}text.ck{fill:#6a1b9a;stroke:none}"
-    ".dAPPROVED{fill:#2e7d32}.dREVIEW{fill:#b26a00}.dDROP{fill:#c62828}.dother{fill:#555}"
-    "circle.d{stroke:#fff;stroke-width:.8}"
-    + "".join(f".l{i}{{stroke:{c}}}" for i, c in enumerate(LINES)))
-
-
-def _svg_open(f: _Frame, label: str) -> list[str]:
-    return [f'<svg viewBox="0 0 {f.W} {f.H}" role="img"><title>{esc(label)}</title>']
-
-
-def _zones(f: _Frame, approved: float, review: float, hib: bool) -> list[str]:
-    """Background bands: where a value would be APPROVED, REVIEW, DROP."""
-    top, bottom = f.hi, f.lo
-    if hib:
-        bands = [("za", approved, top), ("zr", review, approved), ("zd", bottom, review)]
-    else:
-        bands = [("za", bottom, approved), ("zr", approved, review), ("zd", review, top)]
-    out = []
-    for cls, a, b in bands:
-        y_top, y_bottom = round(f.clamp_y(max(a, b))), round(f.clamp_y(min(a, b)))
-        if y_bottom > y_top:
-            out.append(f'<rect class="{cls}" x="{f.X0:g}" y="{y_top}" '
-                       f'width="{f.X1 - f.X0:g}" height="{y_bottom - y_top}"/>')
-    return out
-
-
-def _thresholds(f: _Frame, approved: float, review: float) -> list[str]:
-    out = []
-    for cls, value in (("ta", approved), ("tr", review)):
-        y = round(f.y(value))
-        out.append(f'<use href="#{_HLINE_ID}" y="{y}" class="{cls}"/>'
-                   f'<text class="{cls}" x="{f.X1 + 3:g}" y="{y + 3}">{value:g}</text>')
-    return out
-
-
-def _axes(f: _Frame, left: str, right: str) -> list[str]:
-    return [f'<use href="#{_FRAME_ID}"/>',
-            f'<text x="{f.X0 - 3:g}" y="{f.Y0 + 6:g}" class="e">{esc(_tick(f.hi))}'
-            f'</text><text x="{f.X0 - 3:g}" y="{f.Y1:g}" class="e">{esc(_tick(f.lo))}'
-            f'</text><text x="{f.X0:g}" y="{f.Y1 + 12:g}">{esc(left)}</text>'
-            f'<text x="{f.X1:g}" y="{f.Y1 + 12:g}" class="e">{esc(right)}</text>']
-
-
-def _tick(v: float) -> str:
-    return f"{v:.3g}"
-
-
-def _segments(points: Sequence[tuple[int, float | None]]) -> list[list[tuple[int, float]]]:
-    """Runs of consecutive finite points (a gap splits the line)."""
-    out: list[list[tuple[int, float]]] = []
-    current: list[tuple[int, float]] = []
-    for i, v in points:
-        if v is None:
-            if current:
-                out.append(current)
-            current = []
-        else:
-            current.append((i, v))
-    if current:
-        out.append(current)
-    return out
-
-
-def _thin(seg: list[tuple[int, float]], limit: int = MAX_POLYLINE) -> list[tuple[int, float]]:
-    """Keep each bucket's lowest and highest point, in order: the drawn shape is unchanged."""
-    if len(seg) <= limit:
-        return seg
-    size = math.ceil(len(seg) / (limit // 2))
-    out: list[tuple[int, float]] = []
-    for start in range(0, len(seg), size):
-        chunk = seg[start:start + size]
-        lo = min(chunk, key=lambda p: p[1])
-        hi = max(chunk, key=lambda p: p[1])
-        out.extend(sorted({lo, hi}))
-    return out
-
-
-@lru_cache(maxsize=64)
-def _x_texts(n: int) -> tuple[str, ...]:
-    """`_num(f.x(i))` for i in range(n), for any _Frame of n points (x depends on n only)."""
-    f = _Frame(n, 0.0, 1.0)
-    return tuple(_num(f.x(i)) for i in range(n))
-
-
-def _polyline(f: _Frame, seg: Sequence[tuple[int, float]], cls: str, color: str) -> str:
-    """A line through the points; a lone point (between gaps) as a small dot."""
-    if len(seg) == 1:
-        i, v = seg[0]
-        return (f'<circle class="lone" cx="{_num(f.x(i))}" cy="{_num(f.y(v))}" r="1.8" '
-                f'fill="{color}"/>')
-    # _num(f.x(i)) and _num(f.y(v)), inlined (same arithmetic, same text)
-    xs = _x_texts(f.n) if f.n > 1 else None
-    y1, height, lo, span = f.Y1, f.Y1 - f.Y0, f.lo, f.hi - f.lo
-    if xs is not None and seg[0][0] >= 0 and seg[-1][0] < f.n:  # indices in order
-        pts = " ".join([xs[i] + "," + f"{y1 - height * (v - lo) / span:.1f}".removesuffix(".0")
-                        for i, v in seg])
-    else:
-        pts = " ".join(f"{_num(f.x(i))},{_num(f.y(v))}" for i, v in seg)
-    return f'<polyline class="{cls}" points="{pts}" fill="none" stroke="{color}"/>'
-
-
-def history_chart(doc: RunDocument, model: ModelRecord) -> str:
-    """The watched history of one model, with peak, bounds and recommended checkpoint."""
-    return _history_chart(model, watched_metric(doc) or "")
-
-
-def _history_chart(model: ModelRecord, watched: str) -> str:
-    of = model["overfitting"]
-    name = of["metric"] or watched
-    spec = model["metrics"].get(name)
-    raw = of["history"]
-    history: list[float | None]
-    gaps = True
-    if all_finite_floats(raw):
-        history = list(raw)
-        real: list[float] = history  # type: ignore[assignment]
-        gaps = False
-    else:
-        history = [finite(v) for v in raw]
-        real = [v for v in history if v is not None]
-    if not real:
-        return f'<p class="pt">no {esc(name)} history to draw</p>'
-    approved = finite(spec["approved"]) if spec else None
-    review = finite(spec["review"]) if spec else None
-    hib = spec["higher_is_better"] if spec else True
-    bounds = [b for b in (approved, review) if b is not None]
-    f = _Frame(len(history), min(real + bounds), max(real + bounds))
-    best = model["best_idx"]
-    interval = model["validation_interval"]
-    out = _svg_open(f, f"{name} history of {plain(model['id'])}")
-    if approved is not None and review is not None:
-        out += _zones(f, approved, review, hib)
-        out += _thresholds(f, approved, review)
-    if interval is not None and interval > 0:
-        out += _axes(f, str(interval), str(interval * len(history)))
-    else:
-        out += _axes(f, "1", str(len(history)))
-    if model["use_checkpoint"] and best is not None and 0 <= best < len(history):
-        x = f.x(best)
-        where = model["checkpoint_update"]
-        text = f"restore @{where}" if where is not None else f"restore #{best + 1}"
-        left = best < len(history) / 2
-        out.append(f'<line class="ck" x1="{_num(x)}" x2="{_num(x)}" y1="{f.Y0:g}" '
-                   f'y2="{f.Y1:g}"/><text class="ck" x="{_num(x + (3 if left else -3))}" '
-                   f'y="{f.Y0 + 7:g}" text-anchor="{"start" if left else "end"}">'
-                   f"{esc(text)}</text>")
-    points = list(enumerate(history))
-    segments = _segments(points) if gaps else [points]  # no gaps: one segment, all finite
-    for seg in segments:
-        out.append(_polyline(f, _thin(seg), "hl", LINES[0]))  # type: ignore[arg-type]
-    last = max(i for i, v in enumerate(history) if v is not None) if gaps else len(history) - 1
-    out.append(f'<circle class="fin" cx="{round(f.x(last))}" '
-               f'cy="{round(f.y(history[last] or 0.0))}" r="2.5"/>')
-    if best is not None and 0 <= best < len(history) and history[best] is not None:
-        peak = history[best] or 0.0
-        out.append(f'<circle class="pk" cx="{round(f.x(best))}" cy="{round(f.y(peak))}" '
-                   f'r="3.8"><title>peak {esc(fmt_value(peak))} at {best + 1}/{len(history)}'
-                   "</title></circle>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-def trend_chart(symbol: str, model_ids: Sequence[str], runs: Sequence[RunDocument],
-                index: Sequence[Mapping[str, ModelRecord]], metric: str,
-                bounds: Bounds | None) -> str:
-    """One symbol over the last runs: the final `metric` of each of its models, dots coloured
-    by the class it got in that run."""
-    series: list[list[tuple[int, float | None, str | None]]] = []
-    values: list[float] = []
-    for mid in model_ids:
-        row: list[tuple[int, float | None, str | None]] = []
-        for j, by_id in enumerate(index):
-            m = by_id.get(mid)
-            if m is None:
-                row.append((j, None, None))
-                continue
-            record = m["metrics"].get(metric)
-            v = finite(record["value"]) if record else None
-            row.append((j, v, m["classification"]))
-            if v is not None:
-                values.append(v)
-        series.append(row)
-    if not values:
-        return f'<p class="pt">no {esc(metric)} values in these runs</p>'
-    extra = [bounds.approved, bounds.review] if bounds is not None else []
-    f = _Frame(len(runs), min(values + extra), max(values + extra))
-    out = _svg_open(f, f"{metric} of {symbol} over the last {len(runs)} runs")
-    if bounds is not None:
-        out += _zones(f, bounds.approved, bounds.review, bounds.higher_is_better)
-        out += _thresholds(f, bounds.approved, bounds.review)
-    out += _axes(f, runs[0].get("run_id", "run 1")[:15], "this run")
-    for k, row in enumerate(series):
-        for seg in _segments([(j, v) for j, v, _ in row]):
-            out.append(_polyline(f, seg, f"tl l{k % len(LINES)}", LINES[k % len(LINES)]))
-        before: str | None = None
-        for j, v, cls in row:  # a dot where the class changed, and at this run
-            if v is not None and cls is not None and (cls != before or j == len(runs) - 1):
-                out.append(f'<circle class="d d{class_key(cls)}" cx="{round(f.x(j))}" '
-                           f'cy="{round(f.y(v))}" r="3"/>')
-            before = cls if cls is not None else before
-    out.append("</svg>")
-    return "".join(out)
-
-
-# --- page ----------------------------------------------------------------------------------
-
 def render_html(sections: Sequence[ReportSection]) -> str:
     total = total_counts(sections)
     title = "Model gate report: " + ", ".join(f"{total[c]} {c}" for c in CLASS_ORDER)
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
            '<meta name="viewport" content="width=device-width,initial-scale=1">',
            '<meta name="generator" content="pytest-model-gate">',
-           f"<title>{esc(title)}</title><style>{CSS}{SVG_CSS}</style></head><body>",
-           FRAME_DEFS,
-           "<h1>Model gate report</h1>",
-           f"<p>{_badges(total)}of {sum(total.values())} models in {len(sections)} "
-           f"{'summary' if len(sections) == 1 else 'summaries'}</p>"]
+           f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+           FRAME_DEFS, "<h1>Model gate report</h1>"]
+    if len(sections) > 1:  # one summary: its own header has the counts
+        out.append(f"<p>{_badges(total)}of {sum(total.values())} models in "
+                   f"{len(sections)} summaries</p>")
     for k, section in enumerate(sections, 1):
         out += _Html(section_view(section), f"s{k}").render()
-    out.append("</body></html>")
+    out.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(out) + "\n"
 
 
@@ -378,12 +194,26 @@ def _badges(c: Mapping[str, int]) -> str:
     return "".join(f'<span class="badge c-{t}">{c.get(t, 0)} {t}</span>' for t in CLASS_ORDER)
 
 
-def _fold(lines: list[str], count: int, what: str, limit: int = COLLAPSE_AT,
-          open_: bool = False) -> list[str]:
+def _fold(lines: list[str], count: int, what: str, limit: int = COLLAPSE_AT) -> list[str]:
     if count <= limit:
         return lines
-    return [f"<details{' open' if open_ else ''}><summary>{count} {esc(what)} "
-            "(click to expand)</summary>", *lines, "</details>"]
+    return [f"<details><summary>{count} {esc(what)} (click to expand)</summary>", *lines,
+            "</details>"]
+
+
+def _pill(cls: str | None) -> str:
+    if cls is None:
+        return "—"
+    return f'<span class="badge c-{class_key(cls)}">{esc(cls)}</span>'
+
+
+_RUN_TIME = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)")
+
+
+def run_time(run_id: str) -> str:
+    """'2026-12-01 21:26 UTC' from a run id (its writer's clock at commit), else the id."""
+    m = _RUN_TIME.match(run_id)
+    return f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]} UTC" if m else run_id
 
 
 class _Html:
@@ -393,16 +223,21 @@ class _Html:
         self.v = view
         self.key = key
         self.doc = view.section.document
-        # position of a REVIEW/DROP model -> its chart anchor
-        self.charted: dict[int, str] = {
-            i: f"{key}-c{i}" for i, m in enumerate(self.doc["models"])
-            if m["classification"] in ("REVIEW", "DROP")}
+        worst = by_severity(self.doc)
+        self.flagged = len(worst)
+        # position of a charted model (the CHART_CAP most severe) -> its chart anchor
+        pos = {id(m): i for i, m in enumerate(self.doc["models"])}
+        self.charted: dict[int, str] = {pos[id(m)]: f"{key}-c{pos[id(m)]}"
+                                        for m in worst[:CHART_CAP]}
+        self.chart_order = [pos[id(m)] for m in worst[:CHART_CAP]]
 
     def render(self) -> list[str]:
         out = [f'<section id="{self.key}">']
         out += self.header()
         out += self.nav()
         out += self.changes()
+        out += self.why()
+        out += self.toolbar()
         out += self.legend()
         for table in self.v.tables:
             out += self.class_table(table)
@@ -429,6 +264,8 @@ class _Html:
 
     def nav(self) -> list[str]:
         links = [(f"{self.key}-changes", "changes")]
+        if self.flagged:
+            links.append((f"{self.key}-why", "why"))
         links += [(f"{self.key}-{class_key(t.cls)}", f"{t.cls} ({len(t.rows)})")
                   for t in self.v.tables if t.cls in CLASS_ORDER]
         if self.charted:
@@ -451,22 +288,62 @@ class _Html:
                        f"<code>{esc(ch.config_before)}</code> → "
                        f"<code>{esc(ch.config_now)}</code>): some changes may come from it.</p>")
         if ch.rows:
-            rows = ["<table><thead><tr><th>change</th><th>model</th><th>was</th><th>now</th>"
-                    "</tr></thead><tbody>"]
+            rows = ['<div class="tw"><table><thead><tr><th>change</th><th>model</th>'
+                    "<th>was</th><th>now</th></tr></thead><tbody>"]
             for c in ch.rows:
-                rows.append(f"<tr><td>{esc(c.kind)}</td><th>{esc(c.model_id)}</th>"
-                            f"<td>{_pill(c.before)}</td><td>{_pill(c.after)}</td></tr>")
-            rows.append("</tbody></table>")
+                rows.append(f'<tr><td>{esc(c.kind)}</td><th><span class="id">{esc(c.model_id)}'
+                            f"</span></th><td>{_pill(c.before)}</td><td>{_pill(c.after)}</td>"
+                            "</tr>")
+            rows.append("</tbody></table></div>")
             out += _fold(rows, len(ch.rows), "changes")
         return out
+
+    def why(self) -> list[str]:
+        """Reasons grouped across models (LOW_PF: 180 models), each model linked."""
+        out: list[str] = []
+        rows = {id(r.record): r.position for t in self.v.tables for r in t.rows}
+        pos = {m["id"]: rows[id(m)] for m in self.doc["models"]}
+        for cls, title in (("DROP", "Why models were dropped"),
+                           ("REVIEW", "Why models need review")):
+            groups = reasons(self.doc, cls)
+            if not groups:
+                continue
+            out.append(f'<h3 id="{self.key}-why{"" if cls == "DROP" else "-review"}">'
+                       f"{title}</h3>")
+            items = []
+            for r in groups:
+                links = ", ".join(f'<a href="#{self.key}-m{pos[mid]}">{esc(mid)}</a>'
+                                  for mid in r.model_ids[:REASON_LINKS])
+                more = len(r.model_ids) - REASON_LINKS
+                if more > 0:
+                    links += f" and {more} more"
+                items.append(f"<li><b>{esc(r.text)}</b>: {plural(len(r.model_ids), 'model')}"
+                             f" ({links})</li>")
+            out.append('<ul class="why">' + "".join(items) + "</ul>")
+        if out:  # the nav's "why" anchor lands on the first list
+            out[0] = out[0].replace(f'id="{self.key}-why-review"', f'id="{self.key}-why"')
+        return out
+
+    def toolbar(self) -> list[str]:
+        """Filter by class, search by id (shown by the script; without it, all is shown)."""
+        c = self.v.counts
+        buttons = "".join(
+            f'<button type="button" class="badge c-{t}" data-f="{t}" aria-pressed="true">'
+            f"{t} {c.get(t, 0)}</button>" for t in CLASS_ORDER)
+        return [f'<div class="tb" hidden><span class="pt">Show:</span>{buttons}'
+                '<input type="search" placeholder="search model id" '
+                'aria-label="search model id"><output class="pt"></output>'
+                '<span class="pt">· click a column title to sort</span></div>']
 
     def legend(self) -> list[str]:
         bounds = [f"{esc(name)} {'≥' if b.higher_is_better else '≤'} {b.approved:g} / "
                   f"{b.review:g}" for name, b in self.v.bounds]
         text = ('<p class="legend">Cells: <span class="badge c-REVIEW">⚠</span>misses the '
-                'APPROVED bound, <span class="badge c-DROP">✗</span>misses the REVIEW bound; '
-                "† bounds from an override; Δ change from the baseline run (bold: a "
-                "regression); the red mark in a history is its peak.")
+                'APPROVED bound, <span class="badge c-DROP">✗</span>misses the REVIEW bound '
+                "(red is DROP, nothing else); † bounds from an override; Δ change from the "
+                'baseline run, <span class="up">better</span> or <span class="dn">worse</span>'
+                " in the metric's own direction (bold: a regression); the bold mark in a "
+                "history is its peak.")
         if bounds:
             text += " Bounds (APPROVED / REVIEW): " + ", ".join(bounds) + "."
         return [text + "</p>"]
@@ -480,63 +357,85 @@ class _Html:
             text += " †"
         text += _TIER_MARK.get(cell.tier, "")
         if cell.delta is not None:
-            text += f" <b>{cell.delta}</b>" if cell.regressed else f" {cell.delta}"
+            tone = "" if cell.better is None else (' class="up"' if cell.better
+                                                   else ' class="dn"')
+            tag = "b" if cell.regressed else "span"
+            text += f" <{tag}{tone}>{cell.delta}</{tag}>"
         return f'<td class="{_TIER_CSS.get(cell.tier, "n")}">{text}</td>'
 
     def class_table(self, table: ClassTable) -> list[str]:
-        head = ("<table><thead><tr><th>model</th>"
-                + "".join(f"<th>{esc(n)}</th>" for n in self.v.names)
-                + f"<th>flags</th><th>{esc(self.v.watched)} history</th></tr></thead><tbody>")
+        v = self.v
+        head = ('<div class="tw"><table><thead><tr><th data-k="0">model</th>'
+                + "".join(f'<th data-k="{k}">{esc(n)}</th>' for k, n in enumerate(v.names, 1))
+                + f"<th>flags</th><th>{esc(v.watched)} history</th></tr></thead><tbody>")
         lines = [head]
         metric_cell = self.metric_cell
         flag_text: dict[str, str] = {}
+        key = self.key
+        cls_attr = esc(table.cls)
         for row in table.rows:
+            m = row.record
             anchor = self.charted.get(row.position)
-            name = esc(row.record["id"])
+            name = f'<span class="id">{esc(m["id"])}</span>'
             if anchor:
                 name = f'<a href="#{anchor}">{name}</a>'
+            path = m.get("model_path")
+            if path:
+                name += f'<span class="mp">{esc(path)}</span>'
             flags = flag_text.get(row.flags)
             if flags is None:
                 flags = flag_text[row.flags] = esc(row.flags) or "—"
             lines.append(
-                f'<tr class="m"><th>{name}</th>'
+                f'<tr class="m" data-c="{cls_attr}" id="{key}-m{row.position}"><th>{name}</th>'
                 + "".join([metric_cell(c) for c in row.cells])
                 + f'<td class="f">{flags}</td><td>{_spark_html(row)}</td></tr>')
-        lines.append("</tbody></table>")
-        out = [f'<h3 id="{self.key}-{class_key(table.cls)}">{esc(table.cls)} '
-               f"({len(table.rows)})</h3>"]
-        if table.cls == "APPROVED":
-            out += _fold(lines, len(table.rows), f"{table.cls} models")
-        else:
-            out += lines
-        return out
+        lines.append("</tbody></table></div>")
+        out = [f'<div class="ct" data-c="{cls_attr}">',
+               f'<h3 id="{key}-{class_key(table.cls)}">{esc(table.cls)} ({len(table.rows)})</h3>']
+        out += _fold(lines, len(table.rows), f"{table.cls} models") \
+            if table.cls == "APPROVED" else lines
+        return [*out, "</div>"]
 
     def charts(self) -> list[str]:
-        todo = [row for t in self.v.tables for row in t.rows if row.position in self.charted]
-        if not todo:
+        if not self.charted:
             return []
-        todo.sort(key=lambda r: r.position)
-        todo.sort(key=lambda r: -RANK.get(r.record["classification"], 0))
+        models = self.doc["models"]
+        watched = self.v.watched
         cards = ['<div class="cards">']
-        for row in todo:
-            m = row.record
-            advice = (f"<span class=\"pt\">restore {esc(restore_text(m))}</span>"
-                      if m["use_checkpoint"] else "")
+        for i in self.chart_order:
+            m = models[i]
+            panels = []
+            for name in charted_metrics(m, watched):
+                panels.append(f'<p class="mt">{esc(name)}</p>'
+                              + metric_chart(m, name, watched=name == (
+                                  m["overfitting"]["metric"] or watched)))
+            extra = []
+            if m["use_checkpoint"]:
+                extra.append(f"restore {esc(restore_text(m))}")
+            for label in ("model_path", "checkpoint_path"):
+                value = m.get(label)
+                if value:
+                    extra.append(f"{label}: {esc(value)}")
+            info = "".join(f'<span class="pt">{e}</span>' for e in extra)
             cards.append(
-                f'<figure id="{self.charted[row.position]}"><figcaption>'
+                f'<figure id="{self.charted[i]}"><figcaption>'
                 f'<span class="badge c-{class_key(m["classification"])}">'
                 f'{esc(m["classification"])}</span>'
-                f"<b>{esc(m['id'])}</b><span class=\"pt\">{esc(row.peak)}"
-                f"</span>{advice}</figcaption>{_history_chart(m, self.v.watched)}</figure>")
+                f"<b title=\"{esc(m['id'])}\">{esc(m['id'])}</b>{info}</figcaption>"
+                + "".join(panels) + "</figure>")
         cards.append("</div>")
-        w = esc(self.v.watched)
-        out = [f'<h3 id="{self.key}-charts">Charts: {w} history of every '
-               "REVIEW and DROP model</h3>",
-               '<p class="legend">x: update (validation number when the interval is '
-               f"unknown); y: {w}. Bands: green meets APPROVED, amber REVIEW, "
-               "red DROP (the model's own bounds, dashed). Red dot: the peak; purple line: the "
-               "checkpoint to restore; black dot: the final point.</p>"]
-        return out + _fold(cards, len(todo), "charts", limit=CHARTS_OPEN_MAX)
+        n = len(self.chart_order)
+        cap = (f"the {n} most severe of {self.flagged} REVIEW and DROP models (the cap is "
+               f"{CHART_CAP}; the tables hold every model)" if self.flagged > n
+               else "every REVIEW and DROP model, most severe first")
+        out = [f'<h3 id="{self.key}-charts">Charts: {cap}</h3>',
+               '<p class="legend">One panel per metric that decided the class, plus the '
+               "watched metric when its history raised a flag. x: update (validation number "
+               "when the interval is unknown); y: the metric. Bands: green meets APPROVED, "
+               "amber REVIEW, red DROP (the model's own bounds, dashed and labelled right). "
+               "Blue ring: the peak; purple line: the checkpoint to restore, with its step; "
+               "black dot: the final value.</p>"]
+        return out + _fold(cards, n, "charts", limit=CHARTS_OPEN_MAX)
 
     def checkpoints(self) -> list[str]:
         v = self.v
@@ -548,31 +447,36 @@ class _Html:
         out.append(f"<p>{plural(len(v.checkpoints), 'model')} ended {by} below their peak "
                    f"{esc(v.watched)}: restore the checkpoint of the peak before "
                    "deploying.</p>")
-        rows = ["<table><thead><tr><th>model</th><th>class</th><th>restore</th>"
-                f"<th>peak {esc(v.watched)}</th><th>final</th><th>off peak</th></tr>"
-                "</thead><tbody>"]
+        paths = {m["id"]: m.get("model_path") for m in self.doc["models"] if m["use_checkpoint"]}
+        rows = ['<div class="tw"><table><thead><tr><th>model</th><th>class</th><th>restore</th>'
+                f"<th>peak {esc(v.watched)}</th><th>final</th><th>off peak</th><th>model_path</th>"
+                "</tr></thead><tbody>"]
         for c in v.checkpoints:
-            rows.append(f"<tr><th>{esc(c.model_id)}</th><td>{_pill(c.classification)}"
-                        f"</td><td>{esc(c.restore)}{_path_html(c.path)}</td>"
-                        f"<td class=\"n\">{c.peak}</td>"
-                        f'<td class="n">{c.final}</td><td class="n">{c.off_peak}</td></tr>')
-        rows.append("</tbody></table>")
+            path = paths.get(c.model_id)
+            rows.append(f'<tr><th><span class="id">{esc(c.model_id)}</span></th>'
+                        f"<td>{_pill(c.classification)}</td>"
+                        f"<td>{esc(c.restore)}{_path_html(c.path)}</td>"
+                        f'<td class="n">{c.peak}</td><td class="n">{c.final}</td>'
+                        f'<td class="n">{c.off_peak}</td>'
+                        f'<td><span class="mp">{esc(path) if path else "—"}</span></td></tr>')
+        rows.append("</tbody></table></div>")
         return out + _fold(rows, len(v.checkpoints), "checkpoint recommendations")
 
     def regressions(self) -> list[str]:
         if not self.v.regressions:
             return []
         rows = ["<h3>Regressions against the baseline</h3>",
-                "<table><thead><tr><th>model</th><th>metric</th><th>baseline</th>"
-                "<th>baseline run</th><th>now</th><th>change</th><th>limit</th></tr></thead>"
-                "<tbody>"]
+                '<div class="tw"><table><thead><tr><th>model</th><th>metric</th>'
+                "<th>baseline</th><th>baseline run</th><th>now</th><th>change</th>"
+                "<th>limit</th></tr></thead><tbody>"]
         for r in self.v.regressions:
             rows.append(
-                f"<tr><th>{esc(r.model_id)}</th><td>{esc(r.metric)}</td>"
+                f'<tr><th><span class="id">{esc(r.model_id)}</span></th>'
+                f"<td>{esc(r.metric)}</td>"
                 f'<td class="n">{r.baseline}</td><td><code>{esc(r.run_id)}</code></td>'
                 f'<td class="n">{r.value}</td>'
-                f'<td class="n d">{esc(r.change)}</td><td class="n">{esc(r.limit)}</td></tr>')
-        rows.append("</tbody></table>")
+                f'<td class="n dn">{esc(r.change)}</td><td class="n">{esc(r.limit)}</td></tr>')
+        rows.append("</tbody></table></div>")
         return rows
 
     def trends(self) -> list[str]:
@@ -604,20 +508,23 @@ class _Html:
                          f"{trend_chart(sym, symbols[sym], runs, index, watched, bounds)}"
                          "</figure>")
         cards.append("</div>")
-        out.append(f'<p class="legend">{len(runs)} runs, oldest left, this run right; one line '
-                   "per model; a dot, coloured by class, at this run and wherever the model's "
-                   "class changed.</p>")
+        legend = []
+        for j, r in enumerate(runs):
+            when = run_time(r.get("run_id", "")) if "run_id" in r else "not archived"
+            stamp = r["summary"].get("timestamp")
+            date = f", summary {esc(stamp)}" if stamp is not None else ""
+            this = " (this run)" if j == len(runs) - 1 else ""
+            legend.append(f"<li>#{j + 1}: {esc(when)}{date}{this}</li>")
+        out.append(f'<p class="legend">{len(runs)} runs in commit order (#1 oldest, '
+                   f"#{len(runs)} this run); one line per model; a dot, coloured by the "
+                   f"{esc(watched)} tier in that run, at this run and wherever that tier "
+                   "changed.</p>")
+        out.append('<ol class="runs">' + "".join(legend) + "</ol>")
         return out + _fold(cards, len(order), "symbols", limit=CHARTS_OPEN_MAX)
 
 
-def _pill(cls: str | None) -> str:
-    if cls is None:
-        return "—"
-    return f'<span class="badge c-{class_key(cls)}">{esc(cls)}</span>'
-
-
 def _spark_html(row: ModelRow) -> str:
-    spark: Spark = row.spark
+    spark = row.spark
     if not spark.points:
         return '<span class="pt">no history</span>'
     chars = spark.chars

@@ -30,11 +30,8 @@ from pytest_model_gate.report.view import (
 
 ID_WIDTH = 80
 """Model ids longer than this are shortened in tables and listed in full after them."""
-STEP_SUMMARY_LIMIT = 1_000_000
-"""GitHub refuses a step summary over 1 MiB: larger reports are cut there, with a notice."""
 
-__all__ = ["ReportSection", "md_code", "md_text", "render_markdown", "short_id",
-           "step_summary_text"]
+__all__ = ["ReportSection", "md_code", "md_text", "render_markdown", "short_id"]
 
 
 # --- escaping ------------------------------------------------------------------------------
@@ -264,33 +261,3 @@ class _Markdown:
             out.append(_row([self.model_cell(r.model_id), md_text(r.metric), r.baseline,
                              md_code(r.run_id), r.value, r.change, r.limit]))
         return [*out, ""]
-
-
-# --- the CI step summary -------------------------------------------------------------------
-
-def step_summary_text(text: str, full_path: str, limit: int = STEP_SUMMARY_LIMIT) -> str:
-    """The report as the CI step summary shows it: whole when it fits GitHub's limit, else
-    cut at a line, open <details> closed, and a notice that says where the full report is."""
-    if len(text.encode("utf-8")) <= limit:
-        return text
-    notice = (f"> **Report cut here for the CI step summary** (it has "
-              f"{len(text.encode('utf-8'))} bytes; the step summary takes at most {limit}). "
-              f"The full report, with every model, is {md_text(full_path)} (also "
-              "recommendations.md in the archived run).")
-    budget = limit - len(notice.encode("utf-8")) - 64
-    kept: list[str] = []
-    size = 0
-    open_details = 0
-    for line in text.split("\n"):
-        size += len(line.encode("utf-8")) + 1
-        if size > budget:
-            break
-        kept.append(line)
-        if line.startswith("<details>"):
-            open_details += 1
-        elif line.startswith("</details>"):
-            open_details -= 1
-    kept.append("")
-    kept += ["</details>", ""] * open_details
-    return "\n".join([*kept, notice]) + "\n"
-

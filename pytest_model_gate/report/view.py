@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pytest_model_gate.core.document import ModelRecord, RunDocument
+from pytest_model_gate.core.document import MetricRecord, ModelRecord, RunDocument
 from pytest_model_gate.text import TIER_RANK, finite, fmt_change, fmt_value
 
 CLASS_ORDER = ("DROP", "REVIEW", "APPROVED")
@@ -150,22 +150,26 @@ def delta_text(change: float) -> str:
     return "Δ0" if abs(change) < 0.0005 else f"Δ{change:+.1%}"
 
 
-def _delta(model: ModelRecord, name: str, value: float | None) -> str | None:
+def _delta(model: ModelRecord, name: str, value: float | None, higher_is_better: bool
+           ) -> tuple[str, bool | None] | None:
     """The Δ mark of a metric against the baseline: 'Δ-12.5%' (relative), 'Δ+0.05 abs' from a
-    baseline of 0, 'Δ0' unchanged; None without a finite baseline and value."""
+    baseline of 0, 'Δ0' unchanged; with whether that is better (None: unchanged). None
+    without a finite baseline and value."""
     base = model.get("baseline", {}).get(name)
     if base is None:
         return None
     b, v = finite(base["value"]), finite(value)
     if b is None or v is None:
         return None
+    better = None if v == b else (v > b) == higher_is_better
     if b == 0:
         change = v - b
         if change != 0:
-            return f"Δ{change:+.6g} abs"
+            return f"Δ{change:+.6g} abs", better
     else:
         change = (v - b) / abs(b)
-    return delta_text(change)
+    text = delta_text(change)
+    return text, None if text == "Δ0" else better
 
 
 def restore_text(model: ModelRecord) -> str:
@@ -335,6 +339,7 @@ class Cell:
     overridden: bool     # bounds differ from the config's: an override applied
     delta: str | None    # the Δ mark against the baseline, if any
     regressed: bool      # the metric raised REGRESSION
+    better: bool | None = None  # the Δ in the metric's good direction (None: unchanged)
 
 
 @dataclass(frozen=True)
@@ -453,7 +458,8 @@ def _cells(model: ModelRecord, names: list[tuple[str, Bounds | None]]) -> list[C
             continue
         status = metric["status"]
         value = metric["value"]
-        delta = _delta(model, name, value) if baseline else None
+        mark = _delta(model, name, value, metric["higher_is_better"]) if baseline else None
+        delta, better = mark if mark is not None else (None, None)
         is_regressed = False
         if delta is not None:
             if regressed is None:
@@ -463,7 +469,7 @@ def _cells(model: ModelRecord, names: list[tuple[str, Bounds | None]]) -> list[C
             status=status, value=fmt(value) if status == "ok" else "", tier=metric["tier"],
             overridden=bounds is not None
             and (metric["approved"], metric["review"]) != (bounds.approved, bounds.review),
-            delta=delta, regressed=is_regressed))
+            delta=delta, regressed=is_regressed, better=better))
     return out
 
 
@@ -490,4 +496,99 @@ def _regressions(doc: RunDocument) -> list[RegressionRow]:
                                        relative=r["relative"])
             out.append(RegressionRow(m["id"], r["metric"], fmt(r["baseline"]), r["run_id"],
                                      fmt(r["value"]), change, limit))
+    return out
+
+
+# --- at a glance: severity, grouped reasons, top models ------------------------------------
+
+def miss(metric: MetricRecord, bound: float) -> float:
+    """How far a metric's value is past `bound` in its bad direction, relative to |bound|
+    (absolute from a bound of 0); infinite when the value is missing or not finite."""
+    value = finite(metric["value"])
+    if value is None:
+        return math.inf
+    gap = bound - value if metric["higher_is_better"] else value - bound
+    return gap / abs(bound) if bound != 0 else gap
+
+
+def deciding(model: ModelRecord) -> list[str]:
+    """The metrics that decided the verdict: those in the model's own (worst) tier; for an
+    APPROVED model none. Config order."""
+    cls = model["classification"]
+    if cls not in ("DROP", "REVIEW"):
+        return []
+    return [name for name, m in model["metrics"].items() if m["tier"] == cls]
+
+
+def severity(model: ModelRecord) -> tuple[int, int, float]:
+    """Sort key, larger is worse: class, how many metrics are in that tier, summed misses
+    (past the REVIEW bound for DROP-tier metrics, past APPROVED for REVIEW-tier ones)."""
+    names = deciding(model)
+    total = 0.0
+    for name in names:
+        m = model["metrics"][name]
+        total += miss(m, m["review"] if m["tier"] == "DROP" else m["approved"])
+    return RANK.get(model["classification"], 0), len(names), total
+
+
+def by_severity(doc: RunDocument, limit: int | None = None) -> list[ModelRecord]:
+    """DROP and REVIEW models, worst first (the summary's order among equals)."""
+    flagged = [m for m in doc["models"] if m["classification"] in ("DROP", "REVIEW")]
+    flagged.sort(key=severity, reverse=True)
+    return flagged if limit is None else flagged[:limit]
+
+
+# flags that are not the DROP flag of one metric: grouped by themselves
+_OWN_REASON = {"MISSING_METRIC": "a gated metric is missing",
+               "INVALID_METRIC": "a gated metric is not a finite number",
+               "REGRESSION": "worse than its baseline by more than allowed",
+               "FITNESS_DECLINE": "ended below its peak (restore the checkpoint)",
+               "UNSTABLE_TRAINING": "a sudden fall in its validation history"}
+_DECIDING_REASON = {k: v for k, v in _OWN_REASON.items()
+                    if k not in ("FITNESS_DECLINE", "UNSTABLE_TRAINING")}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason shared by models of one class: 'LOW_PF: profit_factor misses its REVIEW
+    bound' and the models it applies to (summary order)."""
+
+    key: str              # flag, or metric name for a REVIEW-tier miss
+    text: str
+    model_ids: list[str]
+
+
+def reasons(doc: RunDocument, cls: str) -> list[Reason]:
+    """Why the models of class `cls` (DROP or REVIEW) got it, grouped across models, the
+    largest group first: a metric in that tier, or a flag such as REGRESSION."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    settings = doc["config"]["metrics"]
+
+    def add(key: str, text: str, mid: str) -> None:
+        entry = groups.get(key)
+        if entry is None:
+            entry = groups[key] = (text, [])
+        entry[1].append(mid)
+
+    for model in doc["models"]:
+        if model["classification"] != cls:
+            continue
+        mid = model["id"]
+        for name, m in model["metrics"].items():
+            if m["tier"] != cls or m["status"] != "ok":
+                continue
+            spec = settings.get(name)
+            flag = str(spec.get("flag", "")) if spec is not None else ""
+            bound = "REVIEW" if cls == "DROP" else "APPROVED"
+            op = "<" if m["higher_is_better"] else ">"
+            key = flag if cls == "DROP" and flag else f"{name} {bound}"
+            label = f"{name} {op} its {bound} bound"
+            add(key, f"{flag}: {label}" if key == flag else label, mid)
+        # the overfitting flags decide a class only when nothing else did (`demote`)
+        own = _OWN_REASON if not deciding(model) else _DECIDING_REASON
+        for flag in model["flags"]:
+            if flag in own:
+                add(flag, f"{flag}: {own[flag]}", mid)
+    out = [Reason(k, text, ids) for k, (text, ids) in groups.items()]
+    out.sort(key=lambda r: -len(r.model_ids))
     return out

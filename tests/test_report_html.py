@@ -219,8 +219,8 @@ def test_chart_geometry_peak_thresholds_checkpoint() -> None:
     assert int(ta.attrs["y"]) < int(tr.attrs["y"])  # approved (0.7) drawn above review (0.5)
     labels = [t.content() for t in svg.all("text")]
     assert "0.7" in labels and "0.5" in labels
-    assert [t.content() for t in svg.all("text", "m")] == ["40", "80", "120", "160"]
-    y_ticks = [t.content() for t in svg.all("text", "e")]
+    assert [t.content() for t in svg.all("text", "x")] == ["40", "80", "120", "160"]
+    y_ticks = [t.content() for t in svg.all("text", "y")]
     assert len(y_ticks) >= 3  # several labelled ticks, not only min and max
     assert [r.attrs["class"] for r in svg.all("rect")] == ["za", "zr", "zd"]
 

@@ -145,7 +145,7 @@ def _y_axis(f: Frame) -> list[str]:
     for v in nice_ticks(f.lo, f.hi):
         y = _num(f.y(v))
         out.append(f'<line class="gr" x1="{f.X0 - 3:g}" x2="{f.X0:g}" y1="{y}" y2="{y}"/>'
-                   f'<text x="{f.X0 - 5:g}" y="{_num(f.y(v) + 3.5)}" class="e">{_tick(v)}'
+                   f'<text x="{f.X0 - 5:g}" y="{_num(f.y(v) + 3.5)}" class="y e">{_tick(v)}'
                    "</text>")
     return out
 
@@ -159,9 +159,12 @@ def x_tick_indices(n: int, count: int = X_TICKS) -> list[int]:
 
 def _x_axis(f: Frame, labels: Sequence[str]) -> list[str]:
     out = []
-    for i in x_tick_indices(len(labels)):
+    ticks = x_tick_indices(len(labels))
+    for i in ticks:
         x = _num(f.x(i))
-        anchor = ' class="m"'
+        # the end ticks' labels lean inwards: clear of the y labels and the bound labels
+        anchor = (' class="x m"' if len(ticks) == 1 or 0 < i < len(labels) - 1
+                  else ' class="x"' if i == 0 else ' class="x e"')
         out.append(f'<line class="ax" x1="{x}" x2="{x}" y1="{f.Y1:g}" y2="{f.Y1 + 3:g}"/>'
                    f'<text x="{x}" y="{f.Y1 + 14:g}"{anchor}>{esc(labels[i])}</text>')
     return out

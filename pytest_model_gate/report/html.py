@@ -53,6 +53,8 @@ CHARTS_OPEN_MAX = 200
 """More charts (or symbol trends) than this start folded (still all in the file)."""
 TREND_RUNS = 10
 """Runs per symbol trend: this run and up to TREND_RUNS - 1 before it."""
+TREND_CAP = 200
+"""Symbols with a trend chart, those with the worst models first."""
 REASON_LINKS = 12
 """Models linked per reason (the rest counted; the search finds them)."""
 
@@ -496,9 +498,10 @@ class _Html:
             symbols.setdefault(sym, []).append(mid)
             worst[sym] = max(worst.get(sym, 0), RANK.get(m["classification"], 0))
         order = sorted(symbols, key=lambda s: (-worst[s], s))
+        shown = order[:TREND_CAP]
         bounds = config_bounds(self.doc, watched)
         cards = ['<div class="cards">']
-        for sym in order:
+        for sym in shown:
             names = ", ".join(
                 f'<span class="k{k % len(LINES)}">━</span> {esc(mid)} '
                 f"({esc(index[-1][mid]['classification'])})"
@@ -515,12 +518,15 @@ class _Html:
             date = f", summary {esc(stamp)}" if stamp is not None else ""
             this = " (this run)" if j == len(runs) - 1 else ""
             legend.append(f"<li>#{j + 1}: {esc(when)}{date}{this}</li>")
+        if len(order) > len(shown):
+            out.append(f'<p class="legend">The {len(shown)} symbols with the worst models of '
+                       f"{len(order)} (the cap is {TREND_CAP}).</p>")
         out.append(f'<p class="legend">{len(runs)} runs in commit order (#1 oldest, '
                    f"#{len(runs)} this run); one line per model; a dot, coloured by the "
                    f"{esc(watched)} tier in that run, at this run and wherever that tier "
                    "changed.</p>")
         out.append('<ol class="runs">' + "".join(legend) + "</ol>")
-        return out + _fold(cards, len(order), "symbols", limit=CHARTS_OPEN_MAX)
+        return out + _fold(cards, len(shown), "symbols", limit=CHARTS_OPEN_MAX)
 
 
 def _spark_html(row: ModelRow) -> str:

@@ -24,10 +24,13 @@ from pytest_model_gate.report.view import (
     SectionView,
     plain,
     plural,
+    reasons,
     section_view,
     total_counts,
 )
 
+REASON_IDS = 10
+"""Model ids named per grouped reason (the class tables list them all)."""
 ID_WIDTH = 80
 """Model ids longer than this are shortened in tables and listed in full after them."""
 
@@ -116,6 +119,7 @@ class _Markdown:
     def render(self) -> list[str]:
         out = self.header()
         out += self.changes()
+        out += self.why()
         out += self.legend()
         for table in self.v.tables:
             out += self.class_table(table)
@@ -160,6 +164,24 @@ class _Markdown:
                            md_text(c.after) if c.after else "—"])
                      for c in ch.rows]
             out += _collapsible(rows, len(ch.rows), "changes")
+            out.append("")
+        return out
+
+    def why(self) -> list[str]:
+        """Reasons grouped across models: 'LOW_PF: profit_factor < its REVIEW bound: 180'."""
+        out: list[str] = []
+        doc = self.v.section.document
+        for cls, title in (("DROP", "Why models were dropped"),
+                           ("REVIEW", "Why models need review")):
+            groups = reasons(doc, cls)
+            if not groups:
+                continue
+            out += [f"### {title}", ""]
+            for r in groups:
+                ids = ", ".join(self.model_cell(i) for i in r.model_ids[:REASON_IDS])
+                more = len(r.model_ids) - REASON_IDS
+                out.append(f"- {md_text(r.text)}: {plural(len(r.model_ids), 'model')} ({ids}"
+                           + (f" and {more} more)" if more > 0 else ")"))
             out.append("")
         return out
 

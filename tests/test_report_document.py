@@ -208,3 +208,13 @@ def test_history_of_runs_renders_without_links() -> None:
     hist = runs(8, 3)
     text = render_markdown([ReportSection(hist[-1], previous=hist[-2], history=hist[:-1])])
     _no_links_no_tags(gfm().render(text))
+
+
+def test_full_report_at_2000_models_every_row_no_link() -> None:
+    from report_support import synthetic_models
+
+    doc = document(synthetic_models(2000, seed=4), run_id="20260101T000000.000000Z-000001")
+    text = render_markdown([ReportSection(doc)])
+    rendered = gfm().render(text)
+    _no_links_no_tags(rendered)
+    assert rendered.count("<tr>") - rendered.count("<thead>") >= 2000

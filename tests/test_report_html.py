@@ -26,7 +26,7 @@ from report_support import synthetic_models as synthetic
 from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.report import charts, view
 from pytest_model_gate.report import html as html_report
-from pytest_model_gate.report.view import ReportSection
+from pytest_model_gate.report.view import ReportSection, by_severity
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 SVG_EMPTY = {"rect", "line", "polyline", "circle", "use", "path"}
@@ -444,3 +444,27 @@ def test_single_summary_shows_its_counts_once(examples_dir: Path) -> None:
     rows = [p for p in tree.root.all("p") if p.all("span", "badge")
             and p.all("span", "badge")[0].content().endswith("DROP")]
     assert len(rows) == 1
+
+
+def test_structure_at_twenty_thousand_models() -> None:
+    """20,000 models: every row present once, filterable (data-c) and searchable (.id), the
+    charts capped at CHART_CAP most severe first, big tables folded, under 25 MB."""
+    n = 20_000
+    doc = document(synthetic(n, seed=9))
+    text = html_report.render_html([ReportSection(doc)])
+    assert len(text.encode()) < 25_000_000
+    rows = re.findall(r'<tr class="m" data-c="(\w+)" id="s1-m(\d+)"><th>(?:<a [^>]*>)?'
+                      r'<span class="id">([^<]*)</span>', text)
+    assert len(rows) == n and len({r[1] for r in rows}) == n
+    assert sorted(r[2] for r in rows) == sorted(m["id"] for m in doc["models"])
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows),
+                                          key=("DROP", "REVIEW", "APPROVED").index)
+    charts = re.findall(r'<figure id="s1-c(\d+)">', text)
+    assert len(charts) == html_report.CHART_CAP
+    worst = [m["id"] for m in by_severity(doc)][:html_report.CHART_CAP]
+    assert [doc["models"][int(i)]["id"] for i in charts] == worst
+    c = doc["counts"]
+    for cls in ("DROP", "REVIEW"):
+        if c[cls] > html_report.OPEN_ROWS_MAX:
+            assert f"<summary>{c[cls]} {cls} models (click to expand)</summary>" in text
+    assert text.count("<script>") == 1

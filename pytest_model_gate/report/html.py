@@ -55,6 +55,12 @@ TREND_RUNS = 10
 """Runs per symbol trend: this run and up to TREND_RUNS - 1 before it."""
 TREND_CAP = 200
 """Symbols with a trend chart, those with the worst models first."""
+TREND_LINES = 8
+"""Models drawn per symbol trend, the worst first (the caption counts the others)."""
+OPEN_ROWS_MAX = 1000
+"""A DROP or REVIEW table longer than this starts folded (APPROVED folds past COLLAPSE_AT):
+the browser lays out only what is open, so a 20,000-model page loads in seconds; the search
+opens what it finds."""
 REASON_LINKS = 12
 """Models linked per reason (the rest counted; the search finds them)."""
 
@@ -394,8 +400,8 @@ class _Html:
         lines.append("</tbody></table></div>")
         out = [f'<div class="ct" data-c="{cls_attr}">',
                f'<h3 id="{key}-{class_key(table.cls)}">{esc(table.cls)} ({len(table.rows)})</h3>']
-        out += _fold(lines, len(table.rows), f"{table.cls} models") \
-            if table.cls == "APPROVED" else lines
+        limit = COLLAPSE_AT if table.cls == "APPROVED" else OPEN_ROWS_MAX
+        out += _fold(lines, len(table.rows), f"{table.cls} models", limit=limit)
         return [*out, "</div>"]
 
     def charts(self) -> list[str]:
@@ -502,13 +508,18 @@ class _Html:
         bounds = config_bounds(self.doc, watched)
         cards = ['<div class="cards">']
         for sym in shown:
+            ids = symbols[sym]
+            drawn = sorted(ids, key=lambda i: -RANK.get(index[-1][i]["classification"], 0)
+                           )[:TREND_LINES] if len(ids) > TREND_LINES else ids
             names = ", ".join(
                 f'<span class="k{k % len(LINES)}">━</span> {esc(mid)} '
                 f"({esc(index[-1][mid]['classification'])})"
-                for k, mid in enumerate(symbols[sym]))
+                for k, mid in enumerate(drawn))
+            if len(ids) > len(drawn):
+                names += f" and {len(ids) - len(drawn)} more models"
             cards.append(f'<figure><figcaption><b>{esc(sym)}</b><span class="pt">{names}'
                          f"</span></figcaption>"
-                         f"{trend_chart(sym, symbols[sym], runs, index, watched, bounds)}"
+                         f"{trend_chart(sym, drawn, runs, index, watched, bounds)}"
                          "</figure>")
         cards.append("</div>")
         legend = []

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from archive_writer import make_summary
 from pytest_model_gate.api import ArchivedRun, TrainingArchiveManager
 from pytest_model_gate.archive import manager as archive_mod
 from pytest_model_gate.archive.index import RUN_ID_RE, new_run_id, validate_run_id
-from pytest_model_gate.archive.storage import LocalStorage, open_storage
+from pytest_model_gate.archive.storage import HOST, LocalStorage, open_storage
 from pytest_model_gate.core.config import GateConfig, ModelGatingConfig, parse_config
 from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
@@ -310,10 +311,15 @@ def test_readers_merge_records_index_json_lacks(manager: TrainingArchiveManager)
 def test_uncommitted_runs_are_ignored_then_claimed_by_reindex(
         manager: TrainingArchiveManager) -> None:
     done = manager.archive_training_run(_summary({"AAPL_1H": GOOD}))
-    orphan = new_run_id()
+    orphan, live = new_run_id(), new_run_id()
     s = manager.storage
-    s.create(f"{orphan}/summary.json", b'{"models": {}}')  # a writer died before committing
+    # a writer on this host died before committing (its lease names a dead process)
+    s.create(f"{orphan}/.writer.{HOST}.{_dead_pid()}", b"")
+    s.create(f"{orphan}/summary.json", b'{"models": {}}')
     s.create(f"{orphan}/model_assessments.json", b"{")
+    # and one is still writing (its lease names a live process): reindex leaves it alone
+    s.create(f"{live}/.writer.{HOST}.{os.getppid()}", b"")
+    s.create(f"{live}/summary.json", b'{"models": {}}')
     assert [r["run_id"] for r in manager.list_runs()] == [done.run_id]
     assert len(manager.get_symbol_history("AAPL")) == 1
     if isinstance(s, LocalStorage):
@@ -328,7 +334,15 @@ def test_uncommitted_runs_are_ignored_then_claimed_by_reindex(
     assert not any(k.endswith(".tmp") for k in files)
     with pytest.raises(ArchiveError, match="unknown run id"):
         manager.load_document(orphan)
+    assert f"{live}/summary.json" in files and f"index.d/{live}.json" not in files
+    s.delete_tree(live)
     check_archive(manager, strict=True)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def test_reindex_never_deletes_a_run_whose_record_it_cannot_read(
@@ -352,7 +366,8 @@ def test_writer_retries_when_reindex_claims_its_run(manager: TrainingArchiveMana
     def create(self: Any, key: str, data: bytes, **kw: Any) -> None:
         if key.startswith("index.d/") and not claimed:
             claimed.append(key)
-            TrainingArchiveManager(archive_url).reindex()  # claims the uncommitted folder
+            # a reindex that takes every folder for old claims the writer's own run
+            TrainingArchiveManager(archive_url).reindex(temp_max_age=0)
         original(self, key, data, **kw)
 
     monkeypatch.setattr(type(s), "create", create)

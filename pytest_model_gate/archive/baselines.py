@@ -15,10 +15,11 @@ import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pytest_model_gate.archive.index import DOCUMENT_FILE, load_json, scan_archive
+from pytest_model_gate.archive.index import scan_archive
 from pytest_model_gate.archive.storage import LocalStorage, Storage
 from pytest_model_gate.archive.views import (
     by_shard,
+    documents,
     history_sources,
     model_entries,
     read_symbols,
@@ -28,17 +29,18 @@ from pytest_model_gate.core.gating import BaselineValue
 
 
 def baseline_values(storage: Storage, wanted: list[str], against: str, window: int,
-                    metrics: Sequence[str], summary_sha256: str | None = None
-                    ) -> dict[str, dict[str, BaselineValue]]:
+                    metrics: Sequence[str], summary_sha256: str | None = None,
+                    skipped: list[str] | None = None) -> dict[str, dict[str, BaselineValue]]:
     """Per model in `wanted`: its baseline values (see Archive.baseline_values,
     which checks the arguments)."""
     local = storage.local()
     if local is None:
-        return _baselines_by_scan(storage, wanted, against, window, metrics, summary_sha256)
+        return _baselines_by_scan(storage, wanted, against, window, metrics, summary_sha256,
+                                  skipped)
     cutoff = None
     if summary_sha256 is not None:
         cutoff = min(scan_archive(local).runs_of(summary_sha256), default=None)
-    projected, docs = history_sources(local)
+    projected, docs = history_sources(local, skipped)
     doc_entries: dict[str, list[dict[str, Any]]] = {}
     for doc in docs.values():
         for e in model_entries(doc):
@@ -103,8 +105,8 @@ def _bucket_baselines(storage: LocalStorage, key: str, models: list[str], projec
 
 
 def _baselines_by_scan(storage: Storage, wanted: list[str], against: str, window: int,
-                       metrics: Sequence[str], summary_sha256: str | None = None
-                       ) -> dict[str, dict[str, BaselineValue]]:
+                       metrics: Sequence[str], summary_sha256: str | None = None,
+                       skipped: list[str] | None = None) -> dict[str, dict[str, BaselineValue]]:
     """Object stores: one pass over run documents, newest first, until all are found."""
     scan = scan_archive(storage)
     streams: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
@@ -116,14 +118,10 @@ def _baselines_by_scan(storage: Storage, wanted: list[str], against: str, window
             ids = [r for r in ids if r < cutoff]
     for i in range(0, len(ids), 16):
         batch = ids[i:i + 16]
-        got = storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch)
+        got = documents(storage, batch, skipped)
         for rid in batch:
-            data = got.get(f"{rid}/{DOCUMENT_FILE}")
-            if data is None:
-                continue
-            try:
-                doc = load_json(data)
-            except ValueError:
+            doc = got.get(rid)
+            if doc is None:  # absent or damaged: skipped (named in `skipped`)
                 continue
             for e in model_entries(doc):
                 if e["model_id"] in streams:

@@ -188,12 +188,7 @@ class Scan:
     def ids(self) -> list[str]:
         """Committed run ids, oldest first."""
         if self._sorted is None:
-            index = self.index
-            if index is not None and len(index.ids) == len(self.committed) \
-                    and index.id_set == self.committed.keys():
-                self._sorted = index.ids  # index.json is sorted and holds exactly these
-            else:
-                self._sorted = sorted(self.committed)
+            self._sorted = sorted(self.committed)  # never index.json's order: it is derived
         return self._sorted
 
     def record(self, run_id: str) -> dict[str, Any]:
@@ -253,10 +248,12 @@ def scan_archive(storage: Storage) -> Scan:
     committed: dict[str, dict[str, Any] | None] = {}
     tombstones: set[str] = set()
     if index is not None:
+        # index.json is derived and may be edited: a line it marks abandoned is checked
+        # against the record file, so a forged line can never hide a committed run
         listed = index.id_set & names
-        tombstones = index.tombstones & names
-        committed = dict.fromkeys(listed - tombstones)
-        missing = sorted(names - listed)
+        doubtful = index.tombstones & names
+        committed = dict.fromkeys(listed - doubtful)
+        missing = sorted((names - listed) | doubtful)
     else:
         missing = sorted(names)
     unreadable: set[str] = set()

@@ -35,12 +35,23 @@ import contextlib
 import hashlib
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, cast
 
 from pytest_model_gate.archive.baselines import baseline_values
+from pytest_model_gate.archive.claims import (
+    ABANDONED,
+    CONTENT,
+    claim_content,
+    content_digest,
+    folder_abandoned,
+    lease_key,
+    now_iso,
+    tombstone,
+)
 from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
     INDEX,
@@ -96,11 +107,8 @@ __all__ = ["Archive", "ArchivedRun", "ReportRenderer", "RunReport", "canonical_s
            "new_run_id", "open_archive", "validate_run_id"]
 
 HISTORY_DOCS = 20
+WRITE_ATTEMPTS = 50  # lost races (reindex claimed the folder) are retried, with backoff
 VIEW_LOCK_TIMEOUT = 10.0  # a writer waits this long for the view lock, then leaves it to others
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 # --- encoders ------------------------------------------------------------------------------
@@ -208,6 +216,8 @@ class Archive:
         self.config: GateConfig = as_gate_config(config)
         self.storage: Storage = open_storage(self.archive_dir, storage_options)
         self.location = self.storage.location
+        # one line per damaged run document a query skipped (history, baselines)
+        self.skipped: list[str] = []
 
     # -- writing ------------------------------------------------------------------------
 
@@ -224,15 +234,23 @@ class Archive:
         if not force:
             existing = scan.find(summary_sha, config_sha)
             if existing is not None:
-                return self._archived_run(existing, list(assessments), scan, reused=True)
+                return self._archived_run(existing, list(assessments), scan, reused=True,
+                                          summary=summary)
+        digest = None if force else content_digest(summary_sha, config_sha)
         with translate_errors(self.location, "write to"):
-            for _attempt in range(5):
+            for attempt in range(WRITE_ATTEMPTS):
                 run_id = new_run_id()
+                if digest is not None:
+                    other = claim_content(self.storage, digest, run_id)
+                    if other is not None:  # a concurrent writer archived this very content
+                        return self._archived_run(other, list(assessments),
+                                                  scan_archive(self.storage), reused=True,
+                                                  summary=summary)
                 doc = run_document(summary, assessments, cfg, run_id=run_id)
                 doc["summary"]["sha256"] = summary_sha
                 history = self._documents_before(run_id, scan)
                 previous = history[-1] if history else None
-                record = {"run_id": run_id, "timestamp": run_id, "created": _now_iso(),
+                record = {"run_id": run_id, "timestamp": run_id, "created": now_iso(),
                           "counts": doc["counts"], "models": len(doc["models"]),
                           "summary_sha256": summary_sha, "config_sha256": config_sha,
                           "source": doc["summary"]["path"],
@@ -241,9 +259,10 @@ class Archive:
                 rendered = report(doc, previous, history)
                 if self._write_run(run_id, raw, doc, rendered.text.encode("utf-8"), record):
                     break
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))
             else:
                 raise ArchiveError(f"cannot write to archive {self.location}: could not "
-                                   "commit a run after several attempts")
+                                   f"commit a run in {WRITE_ATTEMPTS} attempts")
         self._update_views({run_id: record}, {run_id: cast(dict[str, Any], doc)}, scan)
         c = doc["counts"]
         return ArchivedRun(run_id=run_id, timestamp=run_id, approved_count=c["APPROVED"],
@@ -254,25 +273,25 @@ class Archive:
 
     def _write_run(self, run_id: str, raw: bytes, doc: RunDocument, report: bytes,
                    record: dict[str, Any]) -> bool:
-        """Write the run's files, then its record (the commit point). False: retry."""
+        """Write the run's lease and files, then its record (the commit point). False: this
+        attempt lost a race (another writer drew the same id, or `reindex` claimed the folder
+        and tombstoned its commit key): retry under a new id."""
         s = self.storage
         source = str(doc.get("summary", {}).get("path", "")).lower()
         name = SUMMARY_YAML if source.endswith((".yaml", ".yml")) else SUMMARY_FILE
         try:
+            s.create(lease_key(run_id), b"", durable=False)
             s.create(f"{run_id}/{name}", raw, sync_folder=False)
             s.create(f"{run_id}/{DOCUMENT_FILE}", _dump_doc(doc), sync_folder=False)
             s.create(f"{run_id}/{REPORT_FILE}", report, sync_folder=False)
-        except FileExistsError:  # another writer drew the same id: draw again
-            return False
-        s.sync_folder(run_id)  # the three names are durable before the commit record is
-        try:
+            s.sync_folder(run_id)  # the names are durable before the commit record is
             s.create(f"{RECORDS}/{run_id}.json", dump_line(record) + b"\n")
-        except FileExistsError:
-            # `reindex` claimed the folder as abandoned (a tombstone) before we committed:
-            # our files are garbage; write the run again under a new id.
-            with contextlib.suppress(Exception):
-                existing = load_json(s.read(f"{RECORDS}/{run_id}.json"))
-                if isinstance(existing, dict) and existing.get("abandoned"):
+        except (FileExistsError, FileNotFoundError, NotADirectoryError):
+            # lost: the id was drawn twice, or reindex claimed or removed the folder (it
+            # tombstones the commit key first, so this run can never commit). We give the
+            # id up for good (a tombstone: whoever waits on it moves on) and drop our files.
+            if tombstone(s, run_id, "writer retries under a new id") == ABANDONED:
+                with contextlib.suppress(OSError, ArchiveError):
                     s.delete_tree(run_id)
             return False
         return True
@@ -318,8 +337,16 @@ class Archive:
         return f"{self.location}: run {run_id}: {DOCUMENT_FILE}"
 
     def _archived_run(self, run_id: str, assessments: list[Assessment], scan: Scan, *,
-                      reused: bool) -> ArchivedRun:
-        doc = self._load_doc(run_id)
+                      reused: bool, summary: TrainingSummary | None = None) -> ArchivedRun:
+        try:
+            doc = self._load_doc(run_id)
+        except DocumentError as exc:
+            if summary is None:
+                raise
+            # the run's stored document was damaged after the fact: the run is still this
+            # summary's; describe it from the verdicts just computed (never a crash)
+            self.skipped.append(str(exc))
+            doc = run_document(summary, assessments, self.config, run_id=run_id)
         history = self._documents_before(run_id, scan)
         c = doc.get("counts", {})
         return ArchivedRun(run_id=run_id, timestamp=run_id,
@@ -431,7 +458,7 @@ class Archive:
     def _history(self, *, symbol: str | None = None, model_id: str | None = None
                  ) -> list[dict[str, Any]]:
         with translate_errors(self.location, "read"):
-            projected, docs = history_sources(self.storage)
+            projected, docs = history_sources(self.storage, self.skipped)
             entries: list[dict[str, Any]] = []
             local = self.storage.local()
             if local is not None and projected:
@@ -498,7 +525,7 @@ class Archive:
             return {}
         with translate_errors(self.location, "read"):
             return baseline_values(self.storage, wanted, against, window, metrics,
-                                   summary_sha256)
+                                   summary_sha256, self.skipped)
 
     # -- maintenance --------------------------------------------------------------------
 
@@ -526,25 +553,29 @@ class Archive:
                 if not RUN_ID_RE.match(rid) or rid in records:
                     continue
                 if rid not in tombstones:
-                    # claim the folder with a tombstone at its commit key: whoever creates
-                    # that key first (this reindex, or a writer committing now) wins
-                    tomb = {"run_id": rid, "abandoned": True, "at": _now_iso(),
-                            "reason": "run folder without a commit record (reindex)"}
-                    try:
-                        s.create(f"{RECORDS}/{rid}.json", dump_line(tomb) + b"\n")
-                    except FileExistsError:
-                        rec = None
+                    entries = s.listdir(rid)
+                    if not entries:  # nothing to claim: a writer that just made it retries
+                        s.remove_empty_folder(rid)
+                        continue
+                    # a folder a live writer may still own is left alone (its lease names a
+                    # live process, or something in it is younger than temp_max_age)
+                    if not folder_abandoned(entries, temp_max_age):
+                        continue
+                    # claim it with a tombstone at its commit key: whoever creates that key
+                    # first (this reindex, or its writer committing now) wins; a writer that
+                    # loses retries under a new run id
+                    status = tombstone(s, rid, "run folder without a commit record (reindex)")
+                    if status != ABANDONED:
                         with contextlib.suppress(ValueError, FileNotFoundError):
                             rec = load_json(s.read(f"{RECORDS}/{rid}.json"))
-                        if not (isinstance(rec, dict) and rec.get("abandoned")):
                             if isinstance(rec, dict) and rec.get("run_id") == rid:
                                 records[rid] = rec  # committed just now: keep it
-                            continue  # (or a record we cannot read: touch nothing)
-                        tombstones[rid] = rec
-                    else:
-                        tombstones[rid] = tomb
+                        continue  # (or a record we cannot read: touch nothing)
+                    with contextlib.suppress(ValueError, FileNotFoundError):
+                        tombstones[rid] = load_json(s.read(f"{RECORDS}/{rid}.json"))
+                    tombstones.setdefault(rid, {"run_id": rid, "abandoned": True})
                 s.delete_tree(rid)
-            s.remove_stale_temps(["", RECORDS, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
+            s.remove_stale_temps(["", RECORDS, CONTENT, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
                                   *sorted(records)], temp_max_age)
             lines = {r: dump_line(index_record(rec)) for r, rec in records.items()}
             lines.update({r: dump_line(index_record(rec)) for r, rec in tombstones.items()})

@@ -19,6 +19,7 @@ import errno
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from pytest_model_gate.errors import ArchiveError
 TEMP_SUFFIX = ".tmp"
 LOCK_NAME = ".index.lock"
 REMOTE_HINT = "install pytest-model-gate[remote]"
-_HOST = socket.gethostname().replace(".", "_")[:40] or "host"
+HOST = socket.gethostname().replace(".", "_")[:40] or "host"  # in temp and lease names
 
 
 Chunks = bytes | Sequence[bytes | memoryview]
@@ -52,20 +53,22 @@ class Entry:
 
 def temp_name(final_name: str) -> str:
     """`.{name}.{host}.{pid}.{random}.tmp`: who wrote it is in the name, for `reindex`."""
-    return f".{final_name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    return f".{final_name}.{HOST}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
 
 
 def temp_is_stale(name: str, mtime: float | None, *, max_age: float = 3600.0) -> bool:
-    """A leftover temp file: its writer (on this host) is dead, or it is older than max_age."""
+    """A leftover temp file: its writer on this host is dead, or (another host's) it is older
+    than max_age. A live writer's temp file on this host is never stale, whatever its age."""
     if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
         return False
-    if mtime is not None and time.time() - mtime > max_age:
-        return True
     parts = name[: -len(TEMP_SUFFIX)].rsplit(".", 3)
-    if len(parts) != 4 or parts[1] != _HOST or not parts[2].isdigit():
-        return False
+    ours = len(parts) == 4 and parts[1] == HOST and parts[2].isdigit()
+    if not ours:  # another host's writer: only its age tells
+        return mtime is not None and time.time() - mtime > max_age
     pid = int(parts[2])
-    if pid == os.getpid() or os.name != "posix":  # on Windows os.kill(pid, 0) would kill it
+    if os.name != "posix":  # on Windows os.kill(pid, 0) would kill it: age only
+        return mtime is not None and time.time() - mtime > max_age
+    if pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
@@ -95,6 +98,9 @@ class Storage:
 
     def remove_stale_temps(self, folders: Iterable[str], max_age: float) -> None:
         """Remove temp files whose writer is gone (object stores write whole objects: none)."""
+
+    def remove_empty_folder(self, folder: str) -> None:
+        """Remove folder if it is empty, atomically (object stores have no empty folders)."""
 
     def url_of(self, key: str) -> str:
         raise NotImplementedError
@@ -148,6 +154,13 @@ class Storage:
         return contextlib.nullcontext()
 
 
+class SymlinkError(ArchiveError):
+    """A write or delete would go through a symlink planted inside the archive."""
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -174,6 +187,10 @@ class LocalStorage(Storage):
     def is_missing(self) -> bool:
         return not self.root.is_dir()
 
+    def remove_empty_folder(self, folder: str) -> None:
+        with contextlib.suppress(OSError):  # not empty (a writer is in it), or gone
+            os.rmdir(self.write_path(folder))
+
     def remove_stale_temps(self, folders: Iterable[str], max_age: float) -> None:
         for folder in folders:
             for entry in self.listdir(folder):
@@ -187,6 +204,24 @@ class LocalStorage(Storage):
 
     def path(self, key: str) -> Path:
         return self.root / key if key else self.root
+
+    def write_path(self, key: str) -> Path:
+        """The path of key for a write, rename or delete: SymlinkError when a folder on the way
+        from the root (or the name itself) is a symlink, so nothing planted in the archive
+        (`views -> /etc`, `index.d -> ~/.ssh`) redirects a write or a delete out of it."""
+        path = self.root
+        seen: list[str] = []
+        for part in key.split("/") if key else []:
+            path = path / part
+            seen.append(part)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                break  # the rest is created by us, as real folders
+            if stat.S_ISLNK(st.st_mode):
+                raise SymlinkError(f"archive {self.location}: {'/'.join(seen)} is a symlink: "
+                                   "refusing to write or delete through it")
+        return self.path(key)
 
     def url_of(self, key: str) -> str:
         return str(self.path(key))
@@ -234,7 +269,7 @@ class LocalStorage(Storage):
 
     def create(self, key: str, data: bytes, *, durable: bool = True,
                sync_folder: bool = True) -> None:
-        target = self.path(key)
+        target = self.write_path(key)
         tmp = self._write_temp(target, data, durable)
         try:
             os.link(tmp, target)
@@ -257,8 +292,8 @@ class LocalStorage(Storage):
         _fsync_dir(self.path(folder))
 
     def _create_excl(self, target: Path, data: bytes, durable: bool) -> None:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o644)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                     | getattr(os, "O_BINARY", 0), 0o644)
         try:
             os.write(fd, data)
             if durable:
@@ -267,7 +302,7 @@ class LocalStorage(Storage):
             os.close(fd)
 
     def replace(self, key: str, data: Chunks, *, durable: bool = True) -> None:
-        target = self.path(key)
+        target = self.write_path(key)
         tmp = self._write_temp(target, data, durable)
         try:
             os.replace(tmp, target)
@@ -304,18 +339,18 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path(key).unlink()
+            self.write_path(key).unlink()
 
     def delete_tree(self, folder: str) -> None:
         import shutil
 
-        shutil.rmtree(self.path(folder), ignore_errors=True)
+        shutil.rmtree(self.write_path(folder), ignore_errors=True)
 
     def lock(self, timeout: float = 60.0) -> contextlib.AbstractContextManager[Any]:
         from filelock import FileLock
 
         self._ensure_folder(self.root)
-        return FileLock(str(self.root / LOCK_NAME), timeout=timeout)
+        return FileLock(str(self.write_path(LOCK_NAME)), timeout=timeout)
 
 
 class FsspecStorage(Storage):

@@ -27,7 +27,7 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
@@ -40,6 +40,7 @@ from pytest_model_gate.archive.index import (
     scan_archive,
 )
 from pytest_model_gate.archive.storage import LocalStorage, Storage, temp_name
+from pytest_model_gate.core.document import DocumentError, parse_run_document
 
 VIEWS_FORMAT = 2
 VIEWS_ROOT = "views"
@@ -55,6 +56,7 @@ LEGACY = (f"{VIEWS_ROOT}/projected.log", f"{VIEWS_ROOT}/symbols.json")
 LEGACY_SHARDS = f"{VIEWS_ROOT}/models"
 
 _BLOCK = 1 << 16
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an appended file that is a symlink: ELOOP
 
 
 def shard_key(model_id: str) -> str:
@@ -68,6 +70,40 @@ def by_shard(model_ids: Iterable[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for m in model_ids:
         out.setdefault(shard_key(m), []).append(m)
+    return out
+
+
+def valid_document(obj: Any, run_id: str, where: str,
+                   skipped: list[str] | None = None) -> dict[str, Any] | None:
+    """A run document read back from the archive, checked (core.document's parser) before
+    anything reads it; None for a damaged one (valid JSON of the wrong shape, or another
+    run's id), whose one-line description is added to `skipped`."""
+    try:
+        doc = parse_run_document(obj, where)
+        if doc.get("run_id") != run_id:
+            raise DocumentError(f"damaged run document: run_id: expected {run_id!r}, got "
+                                f"{str(doc.get('run_id'))[:40]!r}", file=where)
+    except DocumentError as exc:
+        if skipped is not None:
+            skipped.append(str(exc))
+        return None
+    return cast(dict[str, Any], doc)
+
+
+def documents(storage: Storage, run_ids: Iterable[str], skipped: list[str] | None = None
+              ) -> dict[str, dict[str, Any]]:
+    """The checked documents of these runs (absent, unreadable and damaged ones left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, data in storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in run_ids).items():
+        rid = key.split("/", 1)[0]
+        obj = load_json_or_none(data)
+        if obj is None:
+            if skipped is not None:
+                skipped.append(f"{storage.url_of(key)}: not valid JSON (skipped)")
+            continue
+        doc = valid_document(obj, rid, storage.url_of(key), skipped)
+        if doc is not None:
+            out[rid] = doc
     return out
 
 
@@ -170,24 +206,20 @@ def symbols_from_shards(storage: LocalStorage) -> dict[str, list[str]]:
     return symbols
 
 
-def history_sources(storage: Storage) -> tuple[set[str], dict[str, dict[str, Any]]]:
-    """(runs covered by the shards, documents of committed runs they do not cover).
+def history_sources(storage: Storage, skipped: list[str] | None = None
+                    ) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """(runs covered by the shards, checked documents of committed runs they do not cover).
 
     Locally index.json is not needed: committed runs the shards lack are the listed
     records not in projected.log, usually none; only those records are read. Object stores
-    have no shards: every committed run's document is read."""
+    have no shards: every committed run's document is read. Damaged documents are left out
+    (and named in `skipped`)."""
     local = storage.local()
     if local is not None:
         projected, uncovered = _uncovered(local)
     else:
         projected, uncovered = set(), scan_archive(storage).ids
-    docs: dict[str, dict[str, Any]] = {}
-    for key, data in storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in uncovered).items():
-        with contextlib.suppress(ValueError):
-            doc = load_json(data)
-            if isinstance(doc, dict):
-                docs[key.split("/", 1)[0]] = doc
-    return projected, docs
+    return projected, documents(storage, uncovered, skipped)
 
 
 def _uncovered(storage: LocalStorage) -> tuple[set[str], list[str]]:
@@ -308,11 +340,8 @@ def project(storage: LocalStorage, committed: set[str], docs: Mapping[str, dict[
         rebuild_views(storage, sorted(committed), docs)
         return
     loaded = dict(docs)
-    need = [r for r in todo if r not in loaded]
-    for key, data in storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in need).items():
-        with contextlib.suppress(ValueError):
-            loaded[key.split("/", 1)[0]] = load_json(data)
-    done = [r for r in todo if isinstance(loaded.get(r), dict)]
+    loaded.update(documents(storage, [r for r in todo if r not in loaded]))
+    done = [r for r in todo if r in loaded]
     by_shard: dict[str, list[bytes]] = {}
     pairs: dict[tuple[str, str], None] = {}
     for rid in done:
@@ -329,10 +358,10 @@ def project(storage: LocalStorage, committed: set[str], docs: Mapping[str, dict[
     if missing or not storage.exists(SYMBOLS):
         storage.replace(SYMBOLS, dump_line({"schema": VIEWS_FORMAT, "symbols": symbols})
                         + b"\n", durable=False)
-    storage.path(SHARDS).mkdir(parents=True, exist_ok=True)
+    storage.write_path(SHARDS).mkdir(parents=True, exist_ok=True)
     for key, new in by_shard.items():
-        _append_sorted(storage.path(key), new)
-    _append_lines(storage.path(PROJECTED), [r.encode() for r in done])
+        _append_sorted(storage.write_path(key), new)
+    _append_lines(storage.write_path(PROJECTED), [r.encode() for r in done])
 
 
 def rebuild_views(storage: LocalStorage, run_ids: list[str],
@@ -343,7 +372,7 @@ def rebuild_views(storage: LocalStorage, run_ids: list[str],
     for key in LEGACY:  # its log first: format-1 readers then trust none of its shards
         s.delete(key)
     s.delete_tree(LEGACY_SHARDS)
-    build = s.path(f"{VIEWS}/{temp_name('rebuild')}")
+    build = s.write_path(f"{VIEWS}/{temp_name('rebuild')}")
     build.mkdir(parents=True)
     try:
         buffers: dict[str, list[bytes]] = {}
@@ -353,19 +382,18 @@ def rebuild_views(storage: LocalStorage, run_ids: list[str],
 
         def flush() -> None:
             for key, lines in buffers.items():
-                with open(build / Path(key).name, "ab") as f:
+                with open(build / Path(key).name, "ab") as f:  # our own fresh folder
                     f.write(b"\n".join(lines) + b"\n")
             buffers.clear()
 
         for i in range(0, len(run_ids), 64):
             batch = run_ids[i:i + 64]
-            got = s.read_many(f"{r}/{DOCUMENT_FILE}" for r in batch
-                              if docs is None or r not in docs)
+            got = documents(s, [r for r in batch if docs is None or r not in docs])
             for rid in batch:
                 doc = docs.get(rid) if docs is not None else None
                 if doc is None:
-                    doc = load_json_or_none(got.get(f"{rid}/{DOCUMENT_FILE}"))
-                if not isinstance(doc, dict):
+                    doc = got.get(rid)
+                if doc is None:  # absent or damaged: no history lines
                     continue
                 for e in model_entries(doc):
                     line = dump_line(e)
@@ -377,10 +405,10 @@ def rebuild_views(storage: LocalStorage, run_ids: list[str],
                 flush()
                 size = 0
         flush()
-        s.path(SHARDS).mkdir(parents=True, exist_ok=True)
+        s.write_path(SHARDS).mkdir(parents=True, exist_ok=True)
         built = set(os.listdir(build))
         for name in built:
-            os.replace(build / name, s.path(f"{SHARDS}/{name}"))
+            os.replace(build / name, s.write_path(f"{SHARDS}/{name}"))
         for name in s.names(SHARDS):
             if name.endswith(".jsonl") and name not in built:  # no model any more
                 s.delete(f"{SHARDS}/{name}")
@@ -421,7 +449,7 @@ def _lines_backward(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
 
 def _open_fixed(path: Path) -> int:
     """Open for read/write, creating it; cut off a torn last line left by a killed writer."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_BINARY", 0), 0o644)
     size = os.fstat(fd).st_size
     if size and os.pread(fd, 1, size - 1) != b"\n":
         os.ftruncate(fd, _complete_end(fd, size))

@@ -114,6 +114,8 @@ def _history(args: argparse.Namespace) -> int:
         except ArchiveError:
             raise ArchiveError(f"unknown symbol or model {args.target!r} in archive "
                                f"{manager.location}") from None
+    for line in dict.fromkeys(manager.skipped):  # damaged run documents: named, left out
+        print(f"model-gate: warning: {line} (skipped)", file=sys.stderr)
     names: list[str] = []
     for e in entries:
         for n in e["metrics"]:

@@ -298,7 +298,7 @@ def test_sparkline_scales_and_marks_the_peak() -> None:
     s = sparkline([0.55, 0.70, 0.60, 0.58], best_idx=1)
     assert s.chars == "▁█▃▂" and s.peak_pos == 1
     md_cell = render_markdown([ReportSection(document({"R_1": REVIEW}))])
-    assert "▁**█**▃▂ peak 0.7 at 2/4, final 17.1% off peak" in md_cell
+    assert "`▁`**`█`**`▃▂` peak 0.7 at 2/4, final 17.1% off peak" in md_cell
 
 
 def test_sparkline_edge_cases() -> None:
@@ -321,11 +321,12 @@ def test_long_history_is_bucketed_but_keeps_the_peak() -> None:
     assert "(25 points per mark)" in md().render(render_markdown([ReportSection(doc)]))
 
 
-def test_peak_is_bold_in_commonmark() -> None:
+def test_peak_is_bold_and_the_sparkline_monospace_in_commonmark() -> None:
     text = render_markdown([ReportSection(document({"R_1": REVIEW}))])
-    tokens = md().parseInline("▁**█**▃▂", {})[0].children or []
-    assert [t.type for t in tokens] == ["text", "strong_open", "text", "strong_close", "text"]
-    assert "▁**█**▃▂" in text
+    tokens = md().parseInline("`▁`**`█`**`▃▂`", {})[0].children or []
+    assert [t.type for t in tokens if t.content or t.type != "text"] == [
+        "code_inline", "strong_open", "code_inline", "strong_close", "code_inline"]
+    assert "`▁`**`█`**`▃▂`" in text
 
 
 # --- escaping --------------------------------------------------------------------------------

@@ -108,6 +108,16 @@ def _collapsible(lines: list[str], count: int, what: str) -> list[str]:
             "</details>"]
 
 
+def _spark_md(chars: str, peak: int | None) -> str:
+    """A sparkline in code spans (GitHub draws block characters in a monospace font only
+    there), the peak's character in its own bold span: `▁`**`█`**`▃▂`."""
+    if peak is None:
+        return f"`{chars}`"
+    before, after = chars[:peak], chars[peak + 1:]
+    return ((f"`{before}`" if before else "") + f"**`{chars[peak]}`**"
+            + (f"`{after}`" if after else ""))
+
+
 class _Markdown:
     """One section's markdown; collects the long ids its tables shorten."""
 
@@ -226,11 +236,7 @@ class _Markdown:
             if not spark.points:
                 cells.append("no history")
             else:
-                chars = spark.chars
-                if spark.peak_pos is not None:
-                    p = spark.peak_pos
-                    chars = f"{chars[:p]}**{chars[p]}**{chars[p + 1:]}"
-                cells.append(f"{chars} {md_text(row.peak)}")
+                cells.append(f"{_spark_md(spark.chars, spark.peak_pos)} {md_text(row.peak)}")
             lines.append("| " + " | ".join(cells) + " |")
         out = [f"### {md_text(table.cls)} ({len(table.rows)})", ""]
         if table.cls == "APPROVED":
@@ -242,7 +248,7 @@ class _Markdown:
     def legend(self) -> list[str]:
         v = self.v
         parts = ["✗ misses the REVIEW bound (DROP)", "⚠ misses the APPROVED bound (REVIEW)",
-                 "**bold** mark in a history: the peak"]
+                 "**bold** mark in a history (monospace): the peak"]
         if v.has_override:
             parts.append("† bounds from an override")
         if v.has_delta:

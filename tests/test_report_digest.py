@@ -4,12 +4,10 @@ top 20 DROP / REVIEW by severity and a link line, within 64 KiB at any size; wri
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
@@ -159,21 +157,19 @@ def test_report_url_from_the_environment(tmp_path: Path, trading_summary: Path) 
     assert 'href="https://ci.example/art%20%281%29/report.html"' in html
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_plugin_writes_the_comment(pytester: pytest.Pytester, trading_summary: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                   monkeypatch: pytest.MonkeyPatch, xdist: list[str]) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("MODEL_GATE_REPORT_URL", raising=False)
-    result = pytester.runpytest("--model-gate", str(trading_summary), "--no-model-gate-archive",
-                                "--model-gate-comment", "comment.md", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--model-gate", str(trading_summary), "--no-model-gate-archive", "--model-gate-comment",
+        "comment.md", "-p", "no:cacheprovider", *xdist)
     result.assert_outcomes(passed=13, xfailed=9, failed=2)
     text = (pytester.path / "comment.md").read_text(encoding="utf-8")
     check(text)
     assert "**2 DROP** · **9 REVIEW** · **13 APPROVED** of 24 models" in text
     result.stdout.fnmatch_lines(["*PR comment written to *comment.md"])
-
-
-def _digest_json(text: str) -> Any:  # pragma: no cover - debugging aid
-    return json.dumps(text)
 
 
 def test_example_model_with_a_path_is_reported() -> None:

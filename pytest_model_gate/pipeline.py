@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_model_gate.core.config import GateConfig, find_config, load_config, resolve_output
+from pytest_model_gate.core.config import (
+    ConfigChoice,
+    GateConfig,
+    choose_config,
+    load_config,
+    resolve_output,
+)
 from pytest_model_gate.core.gating import Assessment, BaselineValue, assess_all
 from pytest_model_gate.core.summary import TrainingSummary
 from pytest_model_gate.errors import ModelGateError
@@ -34,38 +40,57 @@ class GateSettings:
     html: str | None
     baseline_archive: str | None = None  # where baselines are read (even with archiving off)
     comment: str | None = None  # where the short PR-comment markdown is written
+    choice: ConfigChoice | None = None  # which gate.yaml and why
+    origins: dict[str, str] = field(default_factory=dict)  # output -> where its value came from
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should know before trusting the verdicts (one line each)."""
+        beyond = (self.choice.warning,) if self.choice and self.choice.warning else ()
+        return (*beyond, *self.config.warnings)
 
 
-def resolve_settings(*, config_file: str | None, search_dir: Path, base_dir: Path,
-                     archive: str | None = None, no_archive: bool = False,
+def resolve_settings(*, config_file: str | None, search_dir: Path | Sequence[Path],
+                     base_dir: Path, archive: str | None = None, no_archive: bool = False,
                      report: str | None = None, html: str | None = None,
                      ini_archive: str | None = None, ini_report: str | None = None,
                      ini_base: Path | None = None, comment: str | None = None
                      ) -> GateSettings:
     """Apply the precedence: command line > ini option > gate.yaml > built-in default.
 
-    Paths from the command line resolve against the current directory, paths from a file
-    against that file's folder, built-in defaults against `base_dir`.
+    gate.yaml is the one named, else the first found walking up from each `search_dir` to
+    the repository root. Paths from the command line resolve against the current directory,
+    paths from a file against that file's folder; built-in defaults against the folder of a
+    gate.yaml found by walking up (the project root), else against `base_dir`.
     """
-    path = find_config(config_file, search_dir)
+    choice = choose_config(config_file, search_dir)
+    path = choice.path
     config = load_config(path) if path is not None else GateConfig()
     file_base = path.parent if path is not None else base_dir
+    default_base = file_base if choice.discovered else base_dir
     explicit = {k for k in config.model_fields_set if k in ("archive", "report", "html")}
+    origins: dict[str, str] = {}
 
     def pick(cli: str | None, ini: str | None, key: str) -> str | None:
         if cli is not None:
+            origins[key] = "command line"
             return resolve_output(cli, Path.cwd())
-        if ini is not None and key not in explicit:
+        if ini is not None:
+            origins[key] = "ini option"
             return resolve_output(ini, ini_base or base_dir)
         value: str | None = getattr(config, key)
-        return resolve_output(value, file_base if key in explicit else base_dir)
+        origins[key] = f"{path}" if key in explicit else "built-in default"
+        return resolve_output(value, file_base if key in explicit else default_base)
 
     archive_at = pick(archive, ini_archive, "archive")
+    if no_archive:
+        origins["archive"] = "command line (off)"
     return GateSettings(config=config, config_path=path,
                         archive=None if no_archive else archive_at,
                         report=pick(report, ini_report, "report"), html=pick(html, None, "html"),
                         baseline_archive=archive_at,
-                        comment=resolve_output(comment, Path.cwd()) if comment else None)
+                        comment=resolve_output(comment, Path.cwd()) if comment else None,
+                        choice=choice, origins=origins)
 
 
 @dataclass(frozen=True)

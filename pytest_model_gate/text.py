@@ -50,7 +50,9 @@ def show_value(value: Any) -> str:
             text = json.dumps(value, ensure_ascii=False, default=str)
         except ValueError:  # e.g. an int beyond the str conversion limit
             text = "a number too large to show" if isinstance(value, int) else repr(value)
-    return text if len(text) <= 60 else text[:57] + '..."'
+    if len(text) <= 60:
+        return text
+    return text[:57] + ('..."' if isinstance(value, str) else "...")
 
 
 def fmt_value(value: float | None) -> str:
@@ -91,3 +93,45 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
         return out
     fmt = "  ".join(f"%-{w}s" for w in widths[:-1]) + ("  %s" if n > 1 else "%s")
     return [(fmt % tuple(row)).rstrip() for row in (header, *rows)]
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    named = _NAMED_ESCAPES.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def inert(text: str, *, edges: bool = True) -> str:
+    """Text from data (an id, a metric name, metadata) made safe for a terminal or CI log.
+
+    Control characters, ANSI escapes, line breaks, invisible and bidi format characters
+    (zero-width space, U+061C, U+202E, ...) and non-ASCII spaces are shown as `\\xNN` /
+    `\\uNNNN`, as are leading and trailing spaces (so `AAPL_1Hour ` is visibly not
+    `AAPL_1Hour`); a leading `::` (a GitHub Actions workflow command) becomes `\\x3a:`.
+    Printable text is returned unchanged. `edges=False` leaves leading and trailing spaces
+    (a whole line of our own, indented)."""
+    if text.isprintable() and (not edges or text.strip(" ") == text) \
+            and not text.lstrip(" ").startswith("::"):
+        return text  # the usual case
+    out = "".join(ch if ch == " " or ch.isprintable() else _escape_char(ch) for ch in text)
+    if not edges:
+        body = out.lstrip(" ")
+        indent = out[:len(out) - len(body)]
+        return indent + ("\\x3a" + body[1:] if body.startswith("::") else body)
+    stripped = out.lstrip(" ")
+    if len(stripped) != len(out):
+        out = "\\x20" * (len(out) - len(stripped)) + stripped
+    stripped = out.rstrip(" ")
+    if len(stripped) != len(out):
+        out = stripped + "\\x20" * (len(out) - len(stripped))
+    if out.startswith("::"):
+        out = "\\x3a" + out[1:]
+    return out
+

@@ -228,14 +228,17 @@ def test_classifier_example_with_discovered_gate_yaml(tmp_path: Path, classifier
     assert not (tmp_path / "sweep_archives").exists()
 
 
-def test_classifier_example_without_its_config_is_dropped(tmp_path: Path,
-                                                          classifier_summary: Path) -> None:
+def test_classifier_example_without_its_config_is_bad_input(tmp_path: Path,
+                                                            classifier_summary: Path) -> None:
+    """No gated metric in any model is a setup mistake (exit 2, what was found), never
+    12 silent DROP verdicts."""
     result = model_gate("check", classifier_summary, "--no-archive", "--format", "json",
                         cwd=tmp_path)
-    assert result.returncode == 1
-    doc = strict_json(result.stdout)
-    assert doc["counts"] == {"APPROVED": 0, "REVIEW": 0, "DROP": 12}
-    assert {tuple(m["flags"]) for m in doc["models"]} == {("MISSING_METRIC",)}
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        f"model-gate: error: {classifier_summary}: no gated metric found in any of 12 models")
+    assert "models carry metric keys val_accuracy, val_f1, p95_latency_ms" in result.stderr
 
 
 # --- exit codes, strict JSON, config discovery -----------------------------------------------
@@ -316,14 +319,36 @@ def test_config_option_beats_gate_yaml(tmp_path: Path) -> None:
     assert doc["config_sha256"] == load_config(tmp_path / "lenient.yaml").digest()
 
 
-def test_gate_yaml_elsewhere_is_not_used(tmp_path: Path) -> None:
+def test_gate_yaml_beyond_the_repository_root_is_not_used(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text(STRICT_GATE, encoding="utf-8")
     work = tmp_path / "work"
-    work.mkdir()
+    (work / ".git").mkdir(parents=True)  # the repository root: the walk stops here
     path = write_summary(work, {"A_1": GOOD})
     result = model_gate("check", path, "--no-archive", "--format", "json", cwd=work)
     assert result.returncode == 0, result.stderr
     assert strict_json(result.stdout)["config_sha256"] == DEFAULT_CONFIG.digest()
+    assert result.stderr == (
+        f"model-gate: warning: using the built-in defaults: no gate.yaml between {work} and "
+        f"the repository root {work}; {tmp_path / 'gate.yaml'} lies beyond it and is not used "
+        "(name it with --model-gate-config / --config to use it)\n")
+
+
+def test_gate_yaml_found_walking_up_to_the_repository_root(tmp_path: Path) -> None:
+    """`cd runs && model-gate check s.json` uses the project's gate.yaml, and its archive
+    and report resolve against the gate.yaml's folder, not the current one."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "gate.yaml").write_text("metrics:\n  fitness: {approved: 0.95, review: 0.9}\n",
+                                        encoding="utf-8")
+    runs = tmp_path / "runs" / "today"
+    runs.mkdir(parents=True)
+    path = write_summary(runs, {"A_1": GOOD})
+    result = model_gate("check", path, "--format", "json", cwd=runs)
+    assert strict_json(result.stdout)["config_sha256"] == load_config(
+        tmp_path / "gate.yaml").digest()
+    assert (tmp_path / "training_archives").is_dir()
+    assert (tmp_path / "model-gate-report.md").is_file()
+    assert not (runs / "training_archives").exists()
+    assert not (runs / "model-gate-report.md").exists()
 
 
 def test_yaml_summary_and_list_shape(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pytest_model_gate.core.config import (
 )
 from pytest_model_gate.core.gating import Assessment, assess, assess_model_quality
 from pytest_model_gate.core.summary import MetricSeries, SummaryModel, parse_summary
+from pytest_model_gate.errors import SummaryError
 
 INF = math.inf
 NAN = math.nan
@@ -295,7 +296,10 @@ def test_custom_aliases_are_tried_in_order() -> None:
                                   "approved": 0.9, "review": 0.8}})
     assert gate({"acc": 0.5, "accuracy": 0.95}, config).metric("acc").key == "accuracy"
     assert gate({"acc": 0.95}, config).classification == "APPROVED"
-    assert gate({"val_accuracy": 0.95}, config).flags == ("MISSING_METRIC",)
+    # no gated metric in any model: a setup mistake, never a silent DROP (No silent verdicts)
+    with pytest.raises(SummaryError, match=r"no gated metric found in any of 1 model .*"
+                                           r"nearest match: set metrics\.acc\.key: val_accuracy"):
+        gate({"val_accuracy": 0.95}, config)
 
 
 def test_flat_metrics_are_read() -> None:

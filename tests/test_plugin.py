@@ -164,9 +164,8 @@ def test_trading_example(run: Runner, pytester: pytest.Pytester, trading_summary
     assert section_count(result) == 1
     result.stdout.fnmatch_lines([
         "summary.json: 24 models: 13 APPROVED, 9 REVIEW, 2 DROP",
-        "  MSFT_1Min: DROP: fitness 0.2952 < 0.5; *[[]HIGH_DRAWDOWN, LOW_CONSISTENCY, "
-        "LOW_FITNESS, LOW_PF]",
-        "  SOLUSD_1Min: DROP: *",
+        # FAILURES shows the DROP tables: the section names them once, without the reason
+        "  DROP (table under FAILURES): MSFT_1Min, SOLUSD_1Min",
         "  AAPL_1Min: REVIEW: profit_factor 1.6553 < 1.8; *",
         "  checkpoint: QQQ_1Min: use the checkpoint at update 80 (validation 2 of 10, "
         "fitness 0.6865)",
@@ -197,7 +196,7 @@ def test_classifier_example(run: Runner, pytester: pytest.Pytester, classifier_s
     assert lines_starting(result, f"model-gate: config {config.name} (sha256 ")
     result.stdout.fnmatch_lines([
         "sweep.json: 12 models: 0 APPROVED, 2 REVIEW, 10 DROP",
-        "  vit-s16-lr1e-4: DROP: latency 91.9 > 60 [[]SLOW]",
+        "  DROP (table under FAILURES): *vit-s16-lr1e-4*",
         "  convnext-t-lr1e-4: REVIEW: *",
         "  checkpoint: convnext-t-lr3e-4: use the checkpoint at update 3000 "
         "(validation 6 of 8, accuracy 0.9257)",
@@ -339,7 +338,8 @@ def test_hostile_ids_collect_report_and_rerun(run: Runner, pytester: pytest.Pyte
     result = run("--model-gate", "h.json", NO_ARCHIVE, "-rA")
     result.assert_outcomes(passed=1, xfailed=1, failed=3)
     assert short_summary(result) == expected
-    result.stdout.fnmatch_lines(["  café_日本: DROP: *", "  a::b: DROP: *",
+    result.stdout.fnmatch_lines(["  DROP (table under FAILURES): net[[]x], café_日本, a::b",
+                                 "  REVIEW (reasons in the short test summary): my model",
                                  "  checkpoint: my model: " + CHECKPOINT_80])
 
     # --lf re-runs exactly the failed ones (ids with `::` and `[` included).
@@ -367,7 +367,11 @@ def test_hostile_ids_deselect_and_node_id_arguments(pytester: pytest.Pytester) -
                 for arg in ("--deselect", f"h.json::{model_id}")]
     result = pytester.runpytest("--model-gate", "h.json", NO_ARCHIVE, *deselect)
     result.assert_outcomes(passed=1, xfailed=1, failed=0, deselected=3)
-    assert result.ret == pytest.ExitCode.OK
+    # A DROP blocks even when its test did not run: exit 1, each named.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"  not run but DROP: {model_id.replace('[', '[[]')}: DROP: *"
+                                 for model_id, outcome in HOSTILE_IDS.items()
+                                 if outcome == "FAILED"])
     # A node id argument selects one model (not for an id containing `::`, which pytest
     # splits into two names: use -k or --deselect for those).
     for model_id in ("my model", "net[x]", "café_日本", "runs/x"):
@@ -470,18 +474,14 @@ def test_failure_text(run: Runner, pytester: pytest.Pytester) -> None:
     result.stdout.re_match_lines([r"_+ model MSFT_1Hour _+", r"(\[gw\d\] .*)?"],
                                  consecutive=True)
     result.stdout.re_match_lines([
-        r"MSFT_1Hour: DROP: fitness 0\.58 < 0\.7; profit_factor 1 < 1\.3 "
-        r"\[FITNESS_DECLINE, LOW_PF, UNSTABLE_TRAINING\]", *table], consecutive=True)
-    # The REVIEW xfail reason is the same kind of table (-rx).
+        r"MSFT_1Hour: DROP: profit_factor 1 < 1\.3 \(review bound\); below approved: "
+        r"fitness 0\.58 < 0\.7 \[FITNESS_DECLINE, LOW_PF, UNSTABLE_TRAINING\]", *table],
+        consecutive=True)
+    # The REVIEW xfail reason (-rx) is the one-line message: the reason with its flags, the
+    # checkpoint; the table goes to the JUnit element text (test_plugin_first_contact).
     result.stdout.re_match_lines([
-        r"XFAIL s\.json::TSLA_1Hour - TSLA_1Hour: REVIEW: fitness 0\.58 < 0\.7; .*",
-        r"  metric\s+value\s+bounds\s+tier",
-        r"  fitness\s+0\.58\s+approved >= 0\.7, review >= 0\.5\s+REVIEW",
-        r"  profit_factor\s+1\.4\s+approved >= 1\.8, review >= 1\.3\s+REVIEW",
-        r"  consistency\s+0\.7\s+approved >= 0\.85, review >= 0\.65\s+REVIEW",
-        r"  max_drawdown\s+0\.12\s+approved <= 0\.08, review <= 0\.15\s+REVIEW",
-        r"  flags: FITNESS_DECLINE, UNSTABLE_TRAINING",
-        r"  checkpoint: " + re.escape(CHECKPOINT_80)], consecutive=True)
+        r"XFAIL s\.json::TSLA_1Hour - TSLA_1Hour: REVIEW: fitness 0\.58 < 0\.7; .*"
+        r"\[FITNESS_DECLINE, UNSTABLE_TRAINING\]; checkpoint: " + re.escape(CHECKPOINT_80)])
 
 
 def test_exitfirst_and_keyword(run: Runner, pytester: pytest.Pytester,
@@ -595,8 +595,6 @@ USAGE_ERRORS = {
                            "ERROR: model-gate: *conf*gate.yaml: config file not found"),
     "bad-review-option": (None, None, ["--model-gate-review", "maybe"],
                           "*argument --model-gate-review: invalid choice: 'maybe'*"),
-    "missing-summary": (None, None, ["--model-gate", "nothere.json"],
-                        "ERROR: file or directory not found: nothere.json"),
 }
 
 
@@ -606,12 +604,22 @@ def test_usage_errors(pytester: pytest.Pytester, case: str) -> None:
     if name is not None:
         pytester.path.joinpath(name).write_text(content, encoding="utf-8")
     write_json(pytester, "s.json", SMALL)
-    gate = [] if "nothere.json" in args else ["--model-gate", "s.json"]
-    result = pytester.runpytest(*gate, *args)  # archive not disabled
+    result = pytester.runpytest("--model-gate", "s.json", *args)  # archive not disabled
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert any(fnmatch(line, message) for line in [*result.errlines, *result.outlines]), \
         output(result)
     assert "Traceback" not in output(result)
+    assert_nothing_published(pytester)
+
+
+def test_missing_summary_is_bad_input(run: Runner, pytester: pytest.Pytester) -> None:
+    """A summary path that does not exist is bad input like any unreadable summary: our
+    one-line collection error and exit 2 (not pytest's "file or directory not found", 4)."""
+    result = run("--model-gate", "nothere.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*model-gate: nothere.json: summary file not found*"])
+    assert "file or directory not found" not in output(result)
+    assert_no_traceback(result)
     assert_nothing_published(pytester)
 
 

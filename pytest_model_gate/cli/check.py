@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pytest_model_gate.cli.common import EXIT_DROPPED, EXIT_OK, EXIT_OUTPUT_FAILED, fail
+from pytest_model_gate.cli.common import EXIT_DROPPED, EXIT_OK, EXIT_OUTPUT_FAILED, fail, warn
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.document import to_json
 from pytest_model_gate.core.explain import checkpoint_advice
@@ -24,7 +24,7 @@ from pytest_model_gate.pipeline import (
     publish,
     resolve_settings,
 )
-from pytest_model_gate.text import TIERS, fmt_value, table
+from pytest_model_gate.text import TIERS, fmt_value, inert, table
 
 
 def _settings(args: argparse.Namespace) -> GateSettings:
@@ -37,24 +37,31 @@ def _settings(args: argparse.Namespace) -> GateSettings:
                             comment=getattr(args, "comment", None))
 
 
+# "below" would be wrong for a lower-is-better metric (a loss misses its bound by being above)
+LEGEND = ("value marks: * misses its APPROVED bound (REVIEW), ! misses its REVIEW bound (DROP); "
+          "bounds are >= for higher-is-better metrics, <= for lower-is-better ones")
+
+
 def _text_output(gated: GatedSummary, config: GateConfig, run_id: str | None) -> str:
-    names = list(config.metrics)
+    names = [inert(n) for n in config.metrics]
     rows = []
     for a in gated.assessments:
         cells = []
         for m in a.metrics:
             mark = "" if m.tier == "APPROVED" else ("*" if m.tier == "REVIEW" else "!")
             cells.append(fmt_value(m.value) + mark)
-        rows.append([a.model_id, a.classification, *cells, ",".join(a.flags) or "-",
+        rows.append([inert(a.model_id), a.classification, *cells,
+                     ",".join(map(inert, a.flags)) or "-",
                      str(a.checkpoint_update) if a.checkpoint_update is not None else
                      ("yes" if a.use_checkpoint else "-")])
     c = counts(gated.assessments)
-    lines = [f"{gated.summary.source}: {len(gated.assessments)} models: "
+    lines = [f"{inert(gated.summary.source)}: {len(gated.assessments)} models: "
              + ", ".join(f"{c[t]} {t}" for t in TIERS)
              + (f" (archived as run {run_id})" if run_id else "")]
     lines += table(rows, ["model", "class", *names, "flags", "checkpoint"])
-    lines.append("value marks: * below APPROVED bound, ! below REVIEW bound (DROP)")
-    advice = [(a.model_id, checkpoint_advice(a)) for a in gated.assessments if a.use_checkpoint]
+    lines.append(LEGEND)
+    advice = [(inert(a.model_id), checkpoint_advice(a)) for a in gated.assessments
+              if a.use_checkpoint]
     for model_id, text in advice:
         lines.append(f"checkpoint: {model_id}: {text}")
     return "\n".join(lines)
@@ -82,6 +89,8 @@ def run_check(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
+        for warning in settings.warnings:
+            warn(warning)
         gated = [gate_file(path, settings) for path in args.summary]
     except ModelGateError as exc:
         return fail(str(exc))
@@ -101,7 +110,7 @@ def _check(args: argparse.Namespace) -> int:
         if published.comment:
             print(f"comment: {published.comment}")
     for error in published.errors:
-        print(f"model-gate: error: {error}", file=sys.stderr)
+        fail(error, EXIT_OUTPUT_FAILED)
     if published.errors:
         return EXIT_OUTPUT_FAILED
     dropped = any(a.classification == "DROP" for g in gated for a in g.assessments)

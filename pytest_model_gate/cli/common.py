@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
 from pytest_model_gate.errors import ExitCode
+from pytest_model_gate.text import inert
 
 if TYPE_CHECKING:
     from pytest_model_gate.archive.manager import Archive
@@ -18,9 +19,20 @@ EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = ExitCode.BAD_INPUT, ExitCode.OUTPUT_FAILED
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    """Print one `model-gate: error:` line on stderr (never a traceback) and return `code`."""
-    print(f"model-gate: error: {message}", file=sys.stderr)
+    """Print one `model-gate: error:` line on stderr (never a traceback) and return `code`.
+    (A config with several errors gives one line each, under the first.)"""
+    print("model-gate: error: " + _inert_lines(message), file=sys.stderr)
     return code
+
+
+def warn(message: str) -> None:
+    """One `model-gate: warning:` line on stderr: the verdicts stand, the user should look."""
+    print("model-gate: warning: " + _inert_lines(message), file=sys.stderr)
+
+
+def _inert_lines(message: str) -> str:
+    """Data quoted in a message (ids, keys) can never start a line or a workflow command."""
+    return "\n".join(inert(line, edges=False) for line in message.split("\n"))
 
 
 def archive_location(args: argparse.Namespace) -> str:

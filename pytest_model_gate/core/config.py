@@ -11,28 +11,56 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
+from pytest_model_gate.core.inputs import InputLimit, load_yaml, read_bounded
 from pytest_model_gate.errors import ConfigError
 from pytest_model_gate.text import ReviewMode, show_value
 
 CONFIG_FILENAME = "gate.yaml"
 DEFAULT_ARCHIVE = "training_archives"  # the built-in `archive:`, for every shell
+MAX_CONFIG_BYTES = 1024 * 1024  # a gate.yaml is a few KB
+MAX_INTERVAL = 10**12  # validation_interval: beyond any real training run
 BUILTIN_METRIC_NAMES = ("fitness", "profit_factor", "consistency", "max_drawdown")
+# Words that say a metric is better when lower: such a metric gated higher-is-better by
+# default (not written) is almost always a mistake that drops the best models.
+LOWER_IS_BETTER_WORDS = frozenset(("loss", "error", "latency", "drawdown", "mae", "mse", "rmse",
+                                   "perplexity", "wer", "cer"))
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def looks_lower_is_better(*names: str) -> bool:
+    """True when a word of any name (split at `_`, `/`, `-`, `.`, camelCase) says lower is
+    better: val_loss, eval/error_rate, valMAE; not `maestro` or `accuracy`."""
+    return any(word.lower() in LOWER_IS_BETTER_WORDS
+               for name in names for word in _WORD_SPLIT.split(name))
 
 
 def _finite_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {show_value(value)}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float (400 digits)
+        raise ValueError(f"expected a finite number, got {show_value(value)}") from None
+    if not math.isfinite(number):
         raise ValueError(f"expected a finite number, got {value}")
-    return float(value)
+    return number
 
 
 Bound = Annotated[float, BeforeValidator(_finite_number)]
@@ -64,9 +92,12 @@ class MetricSpec(_Strict):
     @model_validator(mode="after")
     def _bounds_ordered(self) -> MetricSpec:
         if self.higher_is_better and self.review > self.approved:
+            hint = ("" if "higher_is_better" in self.model_fields_set else
+                    "; if lower is better for this metric (a loss, an error), write "
+                    "higher_is_better: false")
             raise ValueError(
                 f"review bound {self.review:g} is stricter than approved bound {self.approved:g} "
-                "(higher is better, so review must be <= approved)")
+                f"(higher is better, so review must be <= approved){hint}")
         if not self.higher_is_better and self.review < self.approved:
             raise ValueError(
                 f"review bound {self.review:g} is stricter than approved bound {self.approved:g} "
@@ -151,10 +182,11 @@ class GateConfig(_Strict):
     """The whole gate: what is gated and how, plus where results go."""
 
     version: Literal[1] = 1
+    metrics_key: str | None = Field(default=None, min_length=1)  # a model's metrics container
     metrics: dict[str, MetricSpec] = Field(default_factory=lambda: {
         n: MetricSpec(**m) for n, m in _builtin_metrics().items()})
     overfitting: OverfittingConfig = Field(default_factory=OverfittingConfig)
-    validation_interval: int | None = Field(default=None, ge=1)
+    validation_interval: int | None = Field(default=None, ge=1, le=MAX_INTERVAL)
     on_review: ReviewMode = "xfail"
     on_invalid: Literal["drop", "review"] = "drop"
     overrides: tuple[Override, ...] = ()
@@ -162,6 +194,13 @@ class GateConfig(_Strict):
     archive: str | None = DEFAULT_ARCHIVE
     report: str | None = "model-gate-report.md"
     html: str | None = None
+    max_summary_bytes: int | None = Field(default=None, ge=1)  # None: 256 MiB or the env
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Config warnings found when the file was loaded (e.g. a loss gated higher-is-better)."""
+        return self._warnings
 
     @model_validator(mode="before")
     @classmethod
@@ -231,8 +270,11 @@ class GateConfig(_Strict):
 
     def verdict_settings(self) -> dict[str, Any]:
         """Everything that decides verdicts, defaults made explicit (output paths left out)."""
-        data = self.model_dump(mode="json", exclude={"archive", "report", "html"})
+        data = self.model_dump(mode="json",
+                               exclude={"archive", "report", "html", "max_summary_bytes"})
         data["overfitting"]["metric"] = self.watched_metric
+        if data["metrics_key"] is None:  # unset: leave digests of older configs unchanged
+            del data["metrics_key"]
         return data
 
     def digest(self) -> str:
@@ -286,10 +328,10 @@ def _format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
-def _line_map(text: str) -> dict[tuple[str | int, ...], int]:
-    """Key path -> 1-based line, from the YAML node tree; also rejects duplicate keys."""
+def _line_map(root: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
+    """Key path -> 1-based line, from the YAML node tree (its aliases already bounded by
+    `load_yaml`); also rejects duplicate keys."""
     lines: dict[tuple[str | int, ...], int] = {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
         if isinstance(node, yaml.MappingNode):
@@ -340,7 +382,31 @@ def parse_config(data: Any, *, file: str = "<config>",
 
 def _config_error(exc: ValidationError, file: str,
                   lines: Mapping[tuple[str | int, ...], int]) -> ConfigError:
-    err = exc.errors()[0]
+    """Every problem pydantic found, each on its own line with its key path and YAML line.
+
+    A misspelled required key (`aproved:`) is one problem, not two: the unknown key names
+    the missing one it was meant to be."""
+    found = [_one_error(err, file, lines) for err in exc.errors()]
+    typos = {meant for _, meant in found if meant is not None}
+    unique: list[ConfigError] = []
+    seen: set[str] = set()
+    for error, _ in found:
+        if error.message == "required key is missing" and error.place in typos:
+            continue  # reported as the misspelled key that was meant to be it
+        if error.render() not in seen:
+            seen.add(error.render())
+            unique.append(error)
+    unique.sort(key=lambda e: e.line if e.line is not None else 0)
+    if len(unique) == 1:
+        return unique[0]
+    return ConfigError(f"{len(unique)} errors:\n" + "\n".join("  " + e.render() for e in unique),
+                       file=file)
+
+
+def _one_error(err: Any, file: str, lines: Mapping[tuple[str | int, ...], int]
+               ) -> tuple[ConfigError, str | None]:
+    """One pydantic error as a ConfigError, plus for an unknown key the place of the known
+    key it most resembles (so a misspelled required key is reported once)."""
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
     # pydantic adds union/tagged members to locs (e.g. "BaselineConfig"); drop class names
     loc = [p for p in loc if not (isinstance(p, str) and p[:1].isupper() and p in {
@@ -350,25 +416,28 @@ def _config_error(exc: ValidationError, file: str,
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         allowed = list(_model_at(loc[:-1]).model_fields)
-        return ConfigError(
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        return (ConfigError(
             f"unknown key {key!r}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
-            file=file, place=_format_loc(loc), line=line)
+            file=file, place=_format_loc(loc), line=line),
+            _format_loc([*loc[:-1], close[0]]) if close else None)
     if err["type"] == "literal_error":
         got = show_value(err.get("input"))
-        return ConfigError(f"{msg}, got {got}", file=file, place=_format_loc(loc), line=line)
+        return (ConfigError(f"{msg}, got {got}", file=file, place=_format_loc(loc), line=line),
+                None)
     if err["type"] == "missing":
-        return ConfigError("required key is missing", file=file, place=_format_loc(loc),
-                           line=_line_for(lines, loc[:-1]))
+        return (ConfigError("required key is missing", file=file, place=_format_loc(loc),
+                           line=_line_for(lines, loc[:-1])), None)
     if loc:
         if err["type"].endswith("_type") and "input" in err:
             msg = f"{msg}, got {show_value(err['input'])}"
-        return ConfigError(msg, file=file, place=_format_loc(loc), line=line)
+        return (ConfigError(msg, file=file, place=_format_loc(loc), line=line), None)
     # model-level checks put their own key path first ("metrics: ...")
     place, _, rest = msg.partition(": ")
     if rest and " " not in place:
         path = _path_of(place)
-        return ConfigError(rest, file=file, place=place, line=_line_for(lines, path))
-    return ConfigError(msg, file=file)
+        return (ConfigError(rest, file=file, place=place, line=_line_for(lines, path)), None)
+    return (ConfigError(msg, file=file), None)
 
 
 def _path_of(place: str) -> list[str | int]:
@@ -388,7 +457,10 @@ def load_config(path: str | Path) -> GateConfig:
     """Read and validate a gate.yaml; a missing or malformed file is a ConfigError."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, MAX_CONFIG_BYTES, what="config file",
+                           setting="a smaller gate.yaml")
+    except InputLimit as exc:
+        raise ConfigError(str(exc), file=file) from None
     except FileNotFoundError:
         raise ConfigError("config file not found", file=file) from None
     except OSError as exc:
@@ -398,8 +470,10 @@ def load_config(path: str | Path) -> GateConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=file) from None
     try:
-        lines = _line_map(text)
-        data = yaml.safe_load(text)
+        data, root = load_yaml(text)
+        lines = _line_map(root)
+    except InputLimit as exc:
+        raise ConfigError(str(exc), file=file) from None
     except ConfigError as exc:
         exc.file = file
         raise ConfigError(exc.message, file=file, place=exc.place, line=exc.line) from None
@@ -408,21 +482,93 @@ def load_config(path: str | Path) -> GateConfig:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {problem}", file=file,
                           line=mark.line + 1 if mark is not None else None) from None
-    return parse_config(data, file=file, lines=lines)
+    config = parse_config(data, file=file, lines=lines)
+    config._warnings = tuple(config_warnings(config, file=file, lines=lines))
+    return config
 
 
-def find_config(explicit: str | Path | None, search_dir: str | Path | None) -> Path | None:
-    """The config file to use: the one named (must exist), else gate.yaml in search_dir."""
+def config_warnings(config: GateConfig, *, file: str = "<config>",
+                    lines: Mapping[tuple[str | int, ...], int] | None = None) -> list[str]:
+    """Likely mistakes that are not errors: a metric whose name says lower is better, gated
+    with the default higher_is_better: true (write it explicitly to silence this)."""
+    out = []
+    for name, spec in config.metrics.items():
+        if (spec.higher_is_better and "higher_is_better" not in spec.model_fields_set
+                and looks_lower_is_better(name, *spec.names)):
+            line = _line_for(lines or {}, ("metrics", name))
+            where = f"{file}:{line}" if line is not None else file
+            out.append(f"{where}: metrics.{name}: the name says lower is better, but "
+                       "higher_is_better defaults to true; write higher_is_better: false "
+                       "(or higher_is_better: true to keep it and silence this warning)")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigChoice:
+    """Which gate.yaml is used and why (for the header, warnings and `model-gate doctor`)."""
+
+    path: Path | None  # None: the built-in defaults
+    reason: str
+    warning: str | None = None  # e.g. a gate.yaml beyond the repository root was not used
+    discovered: bool = False  # found by walking up (outputs then resolve against its folder)
+
+
+def _walk_up(start: Path) -> tuple[Path | None, Path | None]:
+    """(gate.yaml found from `start` up to the repository root, that boundary folder)."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate, None
+        if (folder / ".git").exists():
+            return None, folder
+    return None, None
+
+
+def find_config(explicit: str | Path | None,
+                search_dirs: str | Path | Sequence[str | Path] | None) -> Path | None:
+    """The config file to use: the one named (must exist), else the first gate.yaml found
+    walking up from each search folder to the repository root (`.git`) or the root."""
+    return choose_config(explicit, search_dirs).path
+
+
+def choose_config(explicit: str | Path | None,
+                  search_dirs: str | Path | Sequence[str | Path] | None) -> ConfigChoice:
+    """`find_config`, with the reason for the choice and a warning when a gate.yaml exists
+    beyond the repository root (it is not used: a checkout never reads its parent's)."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
             raise ConfigError("config file not found", file=str(explicit))
-        return path
-    if search_dir is not None:
-        candidate = Path(search_dir) / CONFIG_FILENAME
-        if candidate.is_file():
-            return candidate
-    return None
+        return ConfigChoice(path, "named by an option")
+    if search_dirs is None:
+        return ConfigChoice(None, "built-in defaults (no gate.yaml searched)")
+    dirs = [search_dirs] if isinstance(search_dirs, (str, Path)) else list(search_dirs)
+    starts: list[Path] = []
+    for d in dirs:
+        folder = Path(d).absolute()
+        if folder not in starts:
+            starts.append(folder)
+    boundaries: list[Path] = []
+    for start in starts:
+        found, boundary = _walk_up(start)
+        if found is not None:
+            how = "in the current folder" if found.parent == start else f"walking up from {start}"
+            return ConfigChoice(found, f"found {how}", discovered=True)
+        if boundary is not None:
+            boundaries.append(boundary)
+    warning = None
+    for boundary in boundaries:
+        beyond = next((f / CONFIG_FILENAME for f in boundary.parents
+                       if (f / CONFIG_FILENAME).is_file()), None)
+        if beyond is not None:
+            warning = (f"using the built-in defaults: no {CONFIG_FILENAME} between "
+                       f"{starts[0]} and the repository root {boundary}; {beyond} lies beyond "
+                       "it and is not used (name it with --model-gate-config / --config to "
+                       "use it)")
+            break
+    where = ", ".join(str(s) for s in starts)
+    return ConfigChoice(None, f"built-in defaults (no {CONFIG_FILENAME} from {where} up to "
+                              "the repository root)", warning=warning)
 
 
 def resolve_output(value: str | None, base: Path | None) -> str | None:

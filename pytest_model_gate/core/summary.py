@@ -6,6 +6,7 @@ a value that cannot be a metric is only an error when a gated metric reads it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -17,7 +18,17 @@ from typing import Any
 
 import yaml
 
-from pytest_model_gate.core.config import GateConfig
+from pytest_model_gate.core.config import MAX_INTERVAL, GateConfig
+from pytest_model_gate.core.inputs import (
+    MAX_BYTES_ENV,
+    MAX_DEPTH,
+    InputLimit,
+    bounded_recursion,
+    load_yaml,
+    max_bytes_from_env,
+    number_problem,
+    read_bounded,
+)
 from pytest_model_gate.errors import SummaryError
 from pytest_model_gate.text import show_value
 
@@ -300,6 +311,9 @@ def _interval(value: Any, place: str, source: str) -> int | None:
             or (isinstance(value, float) and not value.is_integer()) or value < 1):
         raise SummaryError(f"expected a positive whole number, got {show_value(value)}",
                            file=source, place=place)
+    if value > MAX_INTERVAL:
+        raise SummaryError(f"expected at most {MAX_INTERVAL:,} updates between validations, "
+                           f"got {show_value(value)}", file=source, place=place)
     return int(value)
 
 
@@ -322,14 +336,14 @@ def _claim_id(seen: dict[str, str], model_id: str, place: str, source: str) -> N
 
 
 def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
-                 source: str) -> SummaryModel:
+                 source: str, block_keys: tuple[str, ...] = METRIC_BLOCK_KEYS) -> SummaryModel:
     if not isinstance(obj, Mapping):
         raise SummaryError(f"expected a model object, got {show_value(obj)}", file=source,
                            place=place)
     series: dict[str, MetricSeries] = {}
     bad: dict[str, Problem] = {}
     only: frozenset[str] = frozenset()
-    for block_key in METRIC_BLOCK_KEYS:
+    for block_key in block_keys:
         if block_key in obj:
             block = obj[block_key]
             if not isinstance(block, Mapping):
@@ -338,7 +352,7 @@ def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
             series, bad, only = _normalise_metrics(block, f"{place}.{block_key}")
             break
     flat, flat_bad, flat_only = _normalise_metrics(
-        {k: v for k, v in obj.items() if k not in METRIC_BLOCK_KEYS}, place)
+        {k: v for k, v in obj.items() if k not in block_keys}, place)
     interval = _interval(obj.get("validation_interval"), f"{place}.validation_interval", source)
     return SummaryModel(
         id=model_id, symbol=symbol_of(model_id, obj.get("symbol")), place=place, data=obj,
@@ -348,8 +362,9 @@ def _parse_model(model_id: str, obj: Any, place: str, run_interval: int | None,
 
 
 def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
-                  config: GateConfig | None = None) -> TrainingSummary:
-    """Normalise a parsed summary; with a config, every gated metric is checked now."""
+                  config: GateConfig | None = None, check: bool = True) -> TrainingSummary:
+    """Normalise a parsed summary; with a config, every gated metric is checked now
+    (`check=False`: only its metrics_key is used, for tools that inspect the shape)."""
     if not isinstance(data, Mapping):
         raise SummaryError(f"expected a JSON object at the top, got {show_value(data)}",
                            file=source)
@@ -361,12 +376,15 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
     run_interval = _interval(data.get("validation_interval"), "validation_interval", source)
     models: list[SummaryModel] = []
     seen: dict[str, str] = {}
+    block_keys: tuple[str, ...] = METRIC_BLOCK_KEYS
+    if config is not None and config.metrics_key is not None:
+        block_keys = (config.metrics_key, *METRIC_BLOCK_KEYS)
     if isinstance(container, Mapping):
         for raw_id, obj in container.items():
             place = _key_place(container_key, str(raw_id))
             model_id = _model_id(raw_id, place, source)
             _claim_id(seen, model_id, place, source)  # YAML keys 1 and "1" are one id
-            models.append(_parse_model(model_id, obj, place, run_interval, source))
+            models.append(_parse_model(model_id, obj, place, run_interval, source, block_keys))
     elif isinstance(container, list):
         for i, obj in enumerate(container):
             place = f"{container_key}[{i}]"
@@ -379,7 +397,7 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
                                    place=place)
             model_id = _model_id(obj[id_key], f"{place}.{id_key}", source)
             _claim_id(seen, model_id, place, source)
-            models.append(_parse_model(model_id, obj, place, run_interval, source))
+            models.append(_parse_model(model_id, obj, place, run_interval, source, block_keys))
     else:
         raise SummaryError(f"expected an object or a list of models, got {show_value(container)}",
                            file=source, place=container_key)
@@ -388,9 +406,90 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
     metadata = {k: v for k, v in data.items() if k != container_key}
     summary = TrainingSummary(source=source, sha256=hashlib.sha256(raw).hexdigest(),
                               metadata=metadata, models=tuple(models), raw=raw)
-    if config is not None:
-        check_gated_metrics(summary, (spec.names for spec in config.metrics.values()))
+    if config is not None and check:
+        lookups = [spec.names for spec in config.metrics.values()]
+        check_gated_metrics(summary, lookups)
+        check_some_metric_found(summary, config)
     return summary
+
+
+def check_some_metric_found(summary: TrainingSummary, config: GateConfig) -> None:
+    """A summary where no model carries any gated metric is a setup mistake (metrics under
+    another key, another name), never a run of all-DROP verdicts: say what was found."""
+    lookups = [spec.names for spec in config.metrics.values()]
+    for model in summary.models:  # usually decided by the first model
+        if any(model.lookup(names) is not None for names in lookups):
+            return
+    raise SummaryError(_no_metric_message(summary.models, config), file=summary.source)
+
+
+def _no_metric_message(models: Sequence[SummaryModel], config: GateConfig) -> str:
+    n = len(models)
+    head = f"no gated metric found in any of {n} model{'s' if n != 1 else ''}"
+    # 1. metrics under another container key: an object of numbers in the model
+    containers: dict[str, list[str]] = {}
+    for model in models:
+        for key, value in model.data.items():
+            if (isinstance(value, Mapping) and value and str(key) not in METRIC_BLOCK_KEYS
+                    and str(key) != config.metrics_key
+                    and any(_metric_like(v) for v in value.values())):
+                names = containers.setdefault(str(key), [])
+                names.extend(str(k) for k in value if str(k) not in names)
+    if containers:
+        key, names = max(containers.items(), key=lambda kv: len(kv[1]))
+        return (f"{head}; models carry {json.dumps(key, ensure_ascii=False)} with keys "
+                f"{_few(names)}: set metrics_key: {key} in gate.yaml")
+    # 2. metrics under other names: the nearest found key for each gated metric
+    found: list[str] = []
+    for model in models:
+        for name in (*model.series, *model.flat_series):
+            if name not in found:
+                found.append(name)
+    gated = ", ".join(f"{n} ({'/'.join(s.names)})" for n, s in config.metrics.items())
+    if not found:
+        return f"{head} (gated: {gated}); the models carry no numeric values at all"
+    hints = []
+    for name, spec in config.metrics.items():
+        close = nearest_key((name, *spec.names), found)
+        if close:
+            hints.append(f"set metrics.{name}.key: {close} in gate.yaml")
+    hint = "; nearest match: " + ", ".join(hints) if hints else \
+        "; list the metrics to gate under metrics: in gate.yaml"
+    return f"{head} (gated: {gated}); models carry metric keys {_few(found)}{hint}"
+
+
+_AFFIXES = re.compile(r"^(?:val|valid|validation|eval|test|train|final|best)[_/.-]|"
+                      r"[_/.-](?:score|value)$")
+
+
+def nearest_key(names: Sequence[str], found: Sequence[str]) -> str | None:
+    """The found key most like one of `names` (a metric's name, key and aliases), if any:
+    close spelling, or the same word once prefixes such as `val_` / `eval/` are set aside
+    and abbreviations allowed (`val_acc` for `accuracy`)."""
+    for name in names:
+        close = difflib.get_close_matches(name, found, n=1, cutoff=0.6)
+        if close:
+            return close[0]
+    bare = {key: _AFFIXES.sub("", key.lower()) for key in found}
+    for name in names:
+        word = _AFFIXES.sub("", name.lower())
+        for key, stem in bare.items():
+            if len(stem) >= 3 and len(word) >= 3 and (word.startswith(stem)
+                                                      or stem.startswith(word)):
+                return key
+    return None
+
+
+def _metric_like(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(v is None or (isinstance(v, (int, float))
+                                                 and not isinstance(v, bool)) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _few(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def check_gated_metrics(summary: TrainingSummary, lookups: Iterable[Sequence[str]]) -> None:
@@ -444,28 +543,93 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def decode_summary(raw: bytes, source: str, *, yaml_format: bool = False) -> Any:
-    """Bytes -> Python data (JSON with NaN/Infinity tokens, or YAML); errors name the file."""
+    """Bytes -> Python data (JSON with NaN/Infinity tokens, or YAML); errors name the file.
+
+    Bounded: nesting beyond MAX_DEPTH levels, YAML aliases that expand past a budget and
+    numbers that cannot be converted are one-line errors, in milliseconds."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SummaryError(f"not valid UTF-8 (byte {exc.start})", file=source) from None
     if yaml_format:
         try:
-            return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+            data, _ = load_yaml(text, _UniqueKeyLoader)  # a SafeLoader
+        except InputLimit as exc:
+            raise SummaryError(str(exc), file=source) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc)
             raise SummaryError(f"invalid YAML: {problem}", file=source,
                                line=mark.line + 1 if mark is not None else None) from None
+    else:
+        try:
+            with bounded_recursion(MAX_DEPTH + 50):
+                data = json.loads(text, object_pairs_hook=_reject_duplicates)
+        except SummaryError as exc:
+            raise SummaryError(exc.message, file=source) from None
+        except json.JSONDecodeError as exc:
+            raise SummaryError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=source,
+                               line=exc.lineno) from None
+        except RecursionError:
+            raise SummaryError(f"invalid JSON: nested more than about {MAX_DEPTH} levels deep",
+                               file=source) from None
+        except ValueError as exc:  # an integer beyond Python's 4,300-digit conversion limit
+            raise SummaryError(f"a number cannot be read: {number_problem(exc)}",
+                               file=source) from None
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_surrogates(data, source)
+    return data
+
+
+# `\ud800`..`\udfff` escapes: the only way a lone surrogate (not valid Unicode, and not
+# writable as UTF-8 to a report or the archive) gets into the parsed data.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _refuse_surrogates(data: Any, source: str) -> None:
+    """Refuse a string holding a lone surrogate, naming its place (iterative walk)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, place = stack.pop()
+        if isinstance(value, str):
+            bad = _lone_surrogate(value)
+            if bad is not None:
+                raise SummaryError(f"text holds a lone surrogate \\u{ord(bad):04x} (not valid "
+                                   "Unicode)", file=source, place=place or None)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                key = str(k)
+                here = _key_place(place, key) if place else key
+                if _lone_surrogate(key) is not None:
+                    stack.append((key, place))
+                stack.append((v, here))
+        elif isinstance(value, list):
+            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(value))
+
+
+def _lone_surrogate(text: str) -> str | None:
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates)
-    except SummaryError as exc:
-        raise SummaryError(exc.message, file=source) from None
-    except json.JSONDecodeError as exc:
-        raise SummaryError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=source,
-                           line=exc.lineno) from None
-    except RecursionError:
-        raise SummaryError("invalid JSON: nested too deeply", file=source) from None
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
+
+
+def read_summary_bytes(path: str | Path, source: str, max_bytes: int | None = None) -> bytes:
+    """A summary file's bytes, bounded (a regular file, at most `max_bytes`); errors name it."""
+    try:
+        limit = max_bytes if max_bytes is not None else max_bytes_from_env()
+        return read_bounded(path, limit, what="summary file",
+                            setting=f"max_summary_bytes in gate.yaml or {MAX_BYTES_ENV}")
+    except InputLimit as exc:
+        raise SummaryError(str(exc), file=source) from None
+    except FileNotFoundError:
+        raise SummaryError("summary file not found", file=source) from None
+    except IsADirectoryError:
+        raise SummaryError("is a directory, not a summary file", file=source) from None
+    except OSError as exc:
+        raise SummaryError(f"cannot read summary file: {exc.strerror or exc}",
+                           file=source) from None
 
 
 def load_summary(path: str | Path, config: GateConfig | None = None, *,
@@ -475,15 +639,50 @@ def load_summary(path: str | Path, config: GateConfig | None = None, *,
     `source` is how messages and records name the file (default: the path as given).
     """
     source = source if source is not None else str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SummaryError("summary file not found", file=source) from None
-    except IsADirectoryError:
-        raise SummaryError("is a directory, not a summary file", file=source) from None
-    except OSError as exc:
-        raise SummaryError(f"cannot read summary file: {exc.strerror or exc}",
-                           file=source) from None
+    limit = config.max_summary_bytes if config is not None else None
+    raw = read_summary_bytes(path, source, limit)
     is_yaml = Path(path).suffix.lower() in (".yaml", ".yml")
     data = decode_summary(raw, source, yaml_format=is_yaml)
     return parse_summary(data, source=source, raw=raw, config=config)
+
+
+def model_lines(raw: bytes, model_ids: Sequence[str], *, yaml_format: bool = False
+                ) -> dict[str, int]:
+    """The 1-based line where each model starts in the summary's text (its id as a key, or
+    as the value of its id field), for IDE links and CI annotations.
+
+    One forward pass in file order (ids appear in the summary's order), so the cost is one
+    scan of the text whatever the number of models; an id not found gets no line."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    lines: dict[str, int] = {}
+    pos, line = 0, 1
+    for model_id in model_ids:
+        at = (_find_yaml_id(text, model_id, pos) if yaml_format
+              else _find_json_id(text, model_id, pos))
+        if at is None:
+            continue
+        line += text.count("\n", pos, at)
+        pos = at
+        lines[model_id] = line
+    return lines
+
+
+def _find_json_id(text: str, model_id: str, start: int) -> int | None:
+    for encoded in dict.fromkeys((json.dumps(model_id, ensure_ascii=False),
+                                  json.dumps(model_id))):
+        at = text.find(encoded, start)
+        while at != -1:
+            after = text[at + len(encoded):at + len(encoded) + 64].lstrip()
+            before = text[max(0, at - 64):at].rstrip()
+            if after.startswith(":") or before.endswith(":"):  # a key, or an id field's value
+                return at
+            at = text.find(encoded, at + 1)
+    return None
+
+
+def _find_yaml_id(text: str, model_id: str, start: int) -> int | None:
+    quoted = "(?:" + "|".join(re.escape(q) for q in dict.fromkeys(
+        (model_id, f'"{model_id}"', f"'{model_id}'", json.dumps(model_id)))) + ")"
+    pattern = re.compile(rf"^[ \t-]*{quoted}[ \t]*:|:[ \t]*{quoted}[ \t]*(?:#.*)?$", re.M)
+    found = pattern.search(text, start)
+    return found.start() if found is not None else None

@@ -68,16 +68,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[gate_state_key] = state
     # A summary counts as a path argument: alone it replaces testpaths / the current
     # directory; beside the user's own paths it is added to them.
+    # A missing summary is not passed on: pytest would stop with a usage error; the
+    # collector reports it as the bad input it is (exit 2).
     invocation = config.invocation_params.dir
-    extra = [arg for path, arg in state.summaries.items()
+    missing = set(state.missing)
+    present = {path: arg for path, arg in state.summaries.items() if path not in missing}
+    extra = [arg for path, arg in present.items()
              if not any(_refers_to(a, path, invocation) for a in config.args)]
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = list(state.summaries.values())
+        config.args = list(present.values())
         config.args_source = pytest.Config.ArgsSource.ARGS
     else:
         config.args = [*config.args, *extra]
     if not hasattr(config, "workerinput"):
         _warn_space_form_outside(config)
+        for warning in state.settings.warnings:
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(f"model-gate: {warning}"), stacklevel=2)
     config.pluginmanager.register(SummaryCollector(state), "model-gate-collector")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateController(config, state), "model-gate-controller")
@@ -86,7 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _refers_to(arg: str, path: Path, invocation: Path) -> bool:
     base = arg.split("::", 1)[0]
     try:
-        return (invocation / base).resolve() == path
+        return (invocation / base).resolve() == path.resolve()
     except OSError:
         return False
 

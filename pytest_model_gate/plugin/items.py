@@ -13,20 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import (
+    ReprEntryNative,
+    ReprExceptionInfo,
+    ReprFileLocation,
+    ReprTraceback,
+    TerminalRepr,
+)
 
-from pytest_model_gate.core.explain import explain
-from pytest_model_gate.core.gating import Assessment
+from pytest_model_gate.core.explain import explain, short_message
+from pytest_model_gate.core.gating import INVALID_METRIC, MISSING_METRIC, Assessment
+from pytest_model_gate.core.summary import model_lines
 from pytest_model_gate.errors import ModelGateError
 from pytest_model_gate.plugin.state import GateState
-from pytest_model_gate.text import fmt_value
+from pytest_model_gate.text import fmt_value, inert
 
 
-class GateVerdict(Exception):
-    """Raised by a model item whose class is not APPROVED; its text is the whole report."""
+class GateVerdict(AssertionError):
+    """Raised by a model item whose class is not APPROVED; its text is the whole report.
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
+    An AssertionError, so report plugins (allure, pytest-html) count a verdict as a failed
+    check, not as a broken test."""
+
+    def __init__(self, text: str, message: str | None = None) -> None:
+        super().__init__(message or text)
         self.text = text
+        self.message = message or text
 
 
 class ModelDropped(GateVerdict):
@@ -45,8 +57,9 @@ class SummaryCollector:
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
                             ) -> SummaryNode | None:
-        if file_path in self.state.summaries:
-            return SummaryNode.from_parent(parent, path=file_path, state=self.state,
+        key = self.state.key_of(file_path)
+        if key is not None:
+            return SummaryNode.from_parent(parent, path=file_path, state=self.state, key=key,
                                            nodeid=_file_nodeid(file_path, parent.config))
         return None
 
@@ -64,6 +77,34 @@ class SummaryCollector:
                                                      state=self.state))
             report.result = result
         return report
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A summary path that does not exist is our collection error (exit 2, one line),
+        not pytest's usage error: it is bad input like any unreadable summary."""
+        for path in self.state.missing:
+            try:
+                self.state.gate(path)
+            except ModelGateError as exc:
+                report = pytest.CollectReport(self.state.summaries[path], "failed",
+                                              f"model-gate: {exc}", [])
+                session.ihook.pytest_collectreport(report=report)
+
+
+def item_name(model_id: str) -> str:
+    """A model's test name: its id, with control and invisible characters shown escaped
+    (`text.inert`), so a node id never carries an escape sequence or a line break."""
+    return inert(model_id)
+
+
+def item_nodeid(summary_id: str, model_id: str) -> str:
+    return f"{summary_id}::{item_name(model_id)}"
+
+
+def summary_nodeid(path: Path, config: pytest.Config) -> str:
+    """The node id pytest gives (or we give) the summary file at `path`."""
+    own = _file_nodeid(path, config)
+    return own if own is not None else path.relative_to(config.rootpath).as_posix()
 
 
 def _file_nodeid(path: Path, config: pytest.Config) -> str | None:
@@ -84,13 +125,22 @@ def _file_nodeid(path: Path, config: pytest.Config) -> str | None:
 class SummaryNode(pytest.File):
     """A training summary: one item per model, in the summary's order."""
 
-    def __init__(self, *, state: GateState, **kwargs: Any) -> None:
+    def __init__(self, *, state: GateState, key: Path, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = state
+        self.key = key  # the summary's key in GateState (the path as given, made absolute)
+
+    @functools.cached_property
+    def model_lines(self) -> dict[str, int]:
+        """Model id -> its 1-based line in the summary (one scan, on first use)."""
+        gated = self.state.gate(self.key)
+        is_yaml = self.path.suffix.lower() in (".yaml", ".yml")
+        return model_lines(gated.summary.raw, [a.model_id for a in gated.assessments],
+                           yaml_format=is_yaml)
 
     def collect(self) -> Iterator[ModelItem]:
         try:
-            gated = self.state.gate(self.path)
+            gated = self.state.gate(self.key)
         except ModelGateError as exc:
             raise self.CollectError(f"model-gate: {exc}") from None
         for assessment in gated.assessments:
@@ -98,9 +148,10 @@ class SummaryNode(pytest.File):
             # parses the ids it stored (--lf cache, xdist reports): an id with `::` or `[`
             # otherwise gets a structured id that never equals the parsed one, and --lf
             # silently drops those models.
-            yield ModelItem.from_parent(self, name=assessment.model_id, assessment=assessment,
+            name = item_name(assessment.model_id)
+            yield ModelItem.from_parent(self, name=name, assessment=assessment,
                                         on_review=self.state.on_review,
-                                        nodeid=f"{self.nodeid}::{assessment.model_id}")
+                                        nodeid=f"{self.nodeid}::{name}")
 
 
 class SourceNode(pytest.Collector):
@@ -119,9 +170,10 @@ class SourceNode(pytest.Collector):
         for assessment in gated.assessments:
             where = gated.model_files.get(assessment.model_id) or gated.anchor
             extra: dict[str, Any] = {"path": where.resolve()} if where is not None else {}
-            yield ModelItem.from_parent(self, name=assessment.model_id, assessment=assessment,
+            yield ModelItem.from_parent(self, name=item_name(assessment.model_id),
+                                        assessment=assessment,
                                         on_review=self.state.on_review,
-                                        nodeid=f"{self.nodeid}::{assessment.model_id}",
+                                        nodeid=item_nodeid(self.nodeid, assessment.model_id),
                                         **extra)
 
 
@@ -148,10 +200,13 @@ class ModelItem(pytest.Item):
     def __init__(self, *, assessment: Assessment, on_review: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.assessment = assessment
-        self.on_review = on_review
+        # A missing or non-finite metric never makes a test pass (No silent verdicts): with
+        # on_invalid: review and on_review: pass, such a model xfails at best.
+        invalid = {MISSING_METRIC, INVALID_METRIC}.intersection(assessment.flags)
+        self.on_review = "xfail" if on_review == "pass" and invalid else on_review
         self.user_properties.extend(_properties(assessment))
-        if assessment.classification == "REVIEW" and on_review == "xfail":
-            self.add_marker(pytest.mark.xfail(reason=self.verdict_text,
+        if assessment.classification == "REVIEW" and self.on_review == "xfail":
+            self.add_marker(pytest.mark.xfail(reason=self.message,
                                               raises=ModelNeedsReview, strict=False))
 
     @functools.cached_property
@@ -159,18 +214,42 @@ class ModelItem(pytest.Item):
         """The stand-alone explanation (metric table, flags, checkpoint), built once."""
         return explain(self.assessment)
 
+    @functools.cached_property
+    def message(self) -> str:
+        """The verdict in a few whole lines (JUnit `message=`, the short test summary)."""
+        return short_message(self.assessment)
+
     def runtest(self) -> None:
         a = self.assessment
         if a.classification == "DROP":
-            raise ModelDropped(self.verdict_text)
+            raise ModelDropped(self.verdict_text, self.message)
         if a.classification == "REVIEW" and self.on_review != "pass":
-            raise ModelNeedsReview(self.verdict_text)
+            raise ModelNeedsReview(self.verdict_text, self.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:
+                     style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, GateVerdict):
-            return excinfo.value.text
+            return verdict_repr(excinfo.value, str(self.path), self.line)
         return super().repr_failure(excinfo, style=style)
 
+    @property
+    def line(self) -> int | None:
+        """The model's 1-based line in the summary, when found."""
+        parent = self.parent
+        if not isinstance(parent, SummaryNode):
+            return None
+        return parent.model_lines.get(self.assessment.model_id)
+
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"model {self.name}"
+        line = self.line
+        return self.path, None if line is None else line - 1, f"model {self.name}"
+
+
+def verdict_repr(verdict: GateVerdict, path: str, line: int | None) -> TerminalRepr:
+    """The failure as pytest shows it: the whole table in the FAILURES section and the JUnit
+    element text; the short message as the "crash" line (JUnit `message=`, `-ra`). Built from
+    pytest's own repr classes, so it crosses the pytest-xdist wire unchanged."""
+    text = verdict.text if verdict.text.endswith("\n") else verdict.text + "\n"
+    return ReprExceptionInfo(
+        reprtraceback=ReprTraceback([ReprEntryNative([text])], None, "native"),
+        reprcrash=ReprFileLocation(path, line or 0, verdict.message))

@@ -3,6 +3,7 @@ summary files named by `--model-gate`, and each summary's gated result, computed
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +21,22 @@ class GateState:
 
     settings: GateSettings
     on_review: ReviewMode
-    summaries: dict[Path, str]  # resolved path -> the argument as given
+    summaries: dict[Path, str]  # the path as given, made absolute -> the argument as given
     # sources other than summary files (`hf:runs/bert`, `mlflow:sqlite:///m.db`, a folder of
     # tool output), as given: collected as nodes of their own, never as paths pytest walks
     sources: list[str] = field(default_factory=list)
     gated: dict[Path | str, GatedSummary | ModelGateError] = field(default_factory=dict)
+
+    def key_of(self, file_path: Path) -> Path | None:
+        """The summary a collected file is. pytest names a file by its argument made
+        absolute, never resolved, so a summary reached through a symlink (a linked file, a
+        linked folder, macOS's /tmp) is found under the same name."""
+        return file_path if file_path in self.summaries else None
+
+    @property
+    def missing(self) -> list[Path]:
+        """Summaries named on the command line that do not exist."""
+        return [p for p in self.summaries if not p.exists()]
 
     def gate(self, key: Path | str) -> GatedSummary:
         """Load and gate one summary or source once per process; errors are cached too."""
@@ -54,7 +66,8 @@ def build_state(config: pytest.Config) -> GateState:
         config_file = str(ini_base / ini_config)
     try:
         settings = resolve_settings(
-            config_file=config_file, search_dir=config.rootpath, base_dir=config.rootpath,
+            config_file=config_file, base_dir=config.rootpath,
+            search_dir=[config.invocation_params.dir, config.rootpath],
             archive=opt.model_gate_archive, no_archive=opt.model_gate_no_archive,
             report=opt.model_gate_report, html=opt.model_gate_html,
             comment=opt.model_gate_comment,
@@ -66,12 +79,22 @@ def build_state(config: pytest.Config) -> GateState:
     invocation = config.invocation_params.dir
     summaries: dict[Path, str] = {}
     sources: list[str] = []
+    seen: set[Path] = set()
     for arg in opt.model_gate:
         if is_source(arg):
             if arg not in sources:
                 sources.append(arg)
             continue
-        path = (invocation / arg).resolve()
-        summaries.setdefault(path, arg)
+        path = Path(os.path.abspath(invocation / arg))  # as pytest names collected files
+        if _resolve(path) not in seen:  # the same file named twice is gated once
+            seen.add(_resolve(path))
+            summaries[path] = arg
     return GateState(settings=settings, on_review=on_review, summaries=summaries,
                      sources=sources)
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compared as given
+        return path

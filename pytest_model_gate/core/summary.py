@@ -443,7 +443,7 @@ def _no_metric_message(models: Sequence[SummaryModel], config: GateConfig) -> st
     found: list[str] = []
     for model in models:
         for name in (*model.series, *model.flat_series):
-            if name not in found:
+            if name not in found and not name.endswith(STEPS_SUFFIX):
                 found.append(name)
     gated = ", ".join(f"{n} ({'/'.join(s.names)})" for n, s in config.metrics.items())
     if not found:

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import GateConfig
-from ..core.summary import STEPS_SUFFIX, TrainingSummary, load_summary, parse_summary
+from ..core.summary import (
+    STEPS_SUFFIX,
+    TrainingSummary,
+    check_gated_metrics,
+    load_summary,
+    parse_summary,
+)
 from ..errors import SummaryError
 from .canonical import summary_dict
 from .registry import detect, read_source
@@ -66,8 +72,11 @@ def read_summary(text: str, config: GateConfig | None = None, *,
     read = read_source(text)
     data = summary_dict(read)
     name = source if source is not None else read.spec
-    summary = parse_summary(data, source=name, raw=canonical_bytes(data), config=config)
+    # the no-gated-metric check of sources is check_some_gated (it knows what tools log)
+    summary = parse_summary(data, source=name, raw=canonical_bytes(data), config=config,
+                            check=False)
     if config is not None:
+        check_gated_metrics(summary, [spec.names for spec in config.metrics.values()])
         check_some_gated(summary, config)
     files = {m.id: m.file for m in read.models if m.file is not None}
     return SourceSummary(summary=summary, kind=read.kind, anchor=read.anchor, model_files=files)

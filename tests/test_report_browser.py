@@ -99,10 +99,10 @@ R.sorted=Array.prototype.map.call(th.closest("table").tBodies[0].rows,function(r
   return parseFloat(r.cells[1].textContent);});
 R.sort_state=th.getAttribute("aria-sort");
 var wrapped=[];
-sec.querySelectorAll(".id, figcaption b").forEach(function(e){
+sec.querySelectorAll(".id, figcaption b, ul.why a").forEach(function(e){
   if(e.getClientRects().length>1||(e.getClientRects().length===1&&
      e.getClientRects()[0].height>24))wrapped.push(e.textContent);});
-R.ids_checked=sec.querySelectorAll(".id, figcaption b").length;R.wrapped=wrapped;
+R.ids_checked=sec.querySelectorAll(".id, figcaption b, ul.why a").length;R.wrapped=wrapped;
 var overlaps=[],texts=0;
 sec.querySelectorAll("figure svg").forEach(function(svg){
   var boxes=Array.prototype.map.call(svg.querySelectorAll("text"),function(t){

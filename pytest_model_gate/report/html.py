@@ -112,7 +112,7 @@ figcaption b{display:block;white-space:nowrap;overflow:hidden;text-overflow:elli
 figcaption .pt{display:block;overflow-wrap:anywhere}
 .mt{font-size:12px;font-weight:600;margin:4px 0 0}
 svg{display:block;width:100%;height:auto}.defs{position:absolute}
-ul.why{margin:4px 0 8px;padding-left:20px}ul.why li{margin:2px 0}
+ul.why{margin:4px 0 8px;padding-left:20px}ul.why li{margin:2px 0}ul.why a{white-space:nowrap}
 ol.runs{font-size:12px;color:var(--muted);columns:2}
 a{color:#1f5fa8}
 @media print{thead th{position:static}.tb{display:none}}

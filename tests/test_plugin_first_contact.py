@@ -389,3 +389,19 @@ def test_doctor_names_the_mistake(tmp_path: Path) -> None:
         '  cannot be gated: s.json: no gated metric found in any of 24 models; models carry '
         '"val_metrics" with keys fitness, pf, final_consistency, max_dd: set metrics_key: '
         'val_metrics in gate.yaml')
+
+
+def test_doctor_reads_a_source(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "sources" / "fixtures" / "keras"
+    if not fixtures.is_dir():
+        pytest.skip("keras fixtures not in this checkout")
+    (tmp_path / "gate.yaml").write_text(
+        "metrics:\n  val_accuracy: {approved: 0.9, review: 0.5}\n", encoding="utf-8")
+    import shutil
+
+    shutil.copytree(fixtures, tmp_path / "keras")
+    result = model_gate("doctor", "keras:keras", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-4:] == [
+        "source keras:keras:", "  kind keras: 2 models",
+        "  metric val_accuracy: found in 2 of 2 models (val_accuracy in 2)", "  can be gated"]

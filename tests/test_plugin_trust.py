@@ -414,3 +414,16 @@ def test_invalid_metric_never_passes(pytester: pytest.Pytester, on_invalid: str,
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1  # ok_1 only
     assert outcomes.get("xfailed", 0) + outcomes.get("failed", 0) == 2
+
+
+def test_archive_commands_print_ids_inert(tmp_path: Path) -> None:
+    write_json(tmp_path, "h.json", {"models": HOSTILE})
+    assert model_gate("check", "h.json", "--report", "out.md", cwd=tmp_path).returncode == 1
+    for command in (["show", "latest"], ["approved"], ["runs"], ["history", "AAPL"]):
+        result = model_gate(*command, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert_inert(result.stdout)
+    shown = model_gate("show", "latest", cwd=tmp_path).stdout
+    assert "ok\\n::stop-commands::token" in shown  # one row, the newline shown escaped
+    verbatim = model_gate("show", "latest", "--format", "json", cwd=tmp_path).stdout
+    assert [m["id"] for m in json.loads(verbatim)["models"]] == list(HOSTILE)

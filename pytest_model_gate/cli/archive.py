@@ -21,7 +21,7 @@ from pytest_model_gate.cli.common import (
 )
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
 from pytest_model_gate.errors import ArchiveError, ModelGateError, NoArchiveError
-from pytest_model_gate.text import TIERS, fmt_value, table
+from pytest_model_gate.text import TIERS, fmt_value, inert, table
 
 
 def _manager(args: argparse.Namespace) -> Any:
@@ -34,7 +34,10 @@ def _json(data: Any) -> None:
 
 
 def _print(lines: list[str]) -> None:
-    sys.stdout.write("\n".join(lines) + "\n")
+    """Text output: ids, flags and paths read from the archive (data) are made inert, so a
+    hostile id never starts a workflow command or carries an escape; --format json keeps
+    them verbatim."""
+    sys.stdout.write("\n".join(inert(line, edges=False) for line in lines) + "\n")
 
 
 def _run(func: Any, args: argparse.Namespace, *, write_code: int = EXIT_BAD_INPUT) -> int:

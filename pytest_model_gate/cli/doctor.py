@@ -17,6 +17,7 @@ from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.summary import (
     CONTAINER_KEYS,
     METRIC_BLOCK_KEYS,
+    TrainingSummary,
     check_some_metric_found,
     decode_summary,
     parse_summary,
@@ -76,6 +77,10 @@ def _settings_lines(s: GateSettings) -> list[str]:
 
 def _summary_lines(path: str, config: GateConfig) -> tuple[list[str], bool]:
     """What the summary looks like to the gate, and whether it can be gated."""
+    from pytest_model_gate.sources.registry import is_source
+
+    if is_source(path):
+        return _source_lines(path, config)
     lines = [f"summary {inert(path)}:"]
     try:
         raw = read_summary_bytes(path, path)
@@ -86,6 +91,40 @@ def _summary_lines(path: str, config: GateConfig) -> tuple[list[str], bool]:
     except ModelGateError as exc:
         lines.append(f"  cannot be read: {inert(str(exc), edges=False)}")
         return lines, False
+    lines += _metric_lines(summary, config)
+    try:
+        parse_summary(data, source=path, raw=raw, config=config)
+        check_some_metric_found(summary, config)
+    except ModelGateError as exc:
+        lines.append(f"  cannot be gated: {inert(str(exc), edges=False)}")
+        return lines, False
+    lines.append("  can be gated")
+    return lines, True
+
+
+def _source_lines(spec: str, config: GateConfig) -> tuple[list[str], bool]:
+    """A source (`hf:runs/bert`, a folder of tool output): what its reader gives."""
+    from pytest_model_gate.sources.loader import read_summary
+
+    lines = [f"source {inert(spec)}:"]
+    try:
+        loaded = read_summary(spec, None)
+    except ModelGateError as exc:
+        lines.append(f"  cannot be read: {inert(str(exc), edges=False)}")
+        return lines, False
+    lines.append(f"  kind {loaded.kind}: {len(loaded.summary.models)} models")
+    lines += _metric_lines(loaded.summary, config)
+    try:
+        read_summary(spec, config)
+    except ModelGateError as exc:
+        lines.append(f"  cannot be gated: {inert(str(exc), edges=False)}")
+        return lines, False
+    lines.append("  can be gated")
+    return lines, True
+
+
+def _metric_lines(summary: TrainingSummary, config: GateConfig) -> list[str]:
+    lines = []
     for name, spec in config.metrics.items():
         found: dict[str, int] = {}
         for model in summary.models:
@@ -96,14 +135,7 @@ def _summary_lines(path: str, config: GateConfig) -> tuple[list[str], bool]:
         keys = ", ".join(f"{inert(k)} in {v}" for k, v in found.items())
         lines.append(f"  metric {inert(name)}: found in {n} of {len(summary.models)} models"
                      + (f" ({keys})" if keys else " (missing: these models DROP)"))
-    try:
-        parse_summary(data, source=path, raw=raw, config=config)
-        check_some_metric_found(summary, config)
-    except ModelGateError as exc:
-        lines.append(f"  cannot be gated: {inert(str(exc), edges=False)}")
-        return lines, False
-    lines.append("  can be gated")
-    return lines, True
+    return lines
 
 
 def _shape_lines(data: Any, config: GateConfig) -> list[str]:

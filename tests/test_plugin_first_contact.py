@@ -405,3 +405,21 @@ def test_doctor_reads_a_source(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-4:] == [
         "source keras:keras:", "  kind keras: 2 models",
         "  metric val_accuracy: found in 2 of 2 models (val_accuracy in 2)", "  can be gated"]
+
+
+def test_junit_xfail_text_and_message_under_xdist(pytester: pytest.Pytester) -> None:
+    """The controller writes the JUnit XML from the workers' reports: same message, same
+    table as element text."""
+    write_json(pytester.path, "s.json", SMALL)
+    result = pytester.runpytest_subprocess("-n", "2", "--model-gate", "s.json", NO_ARCHIVE,
+                                           "--junitxml=r.xml")
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").getroot().iter(
+        "testcase")}
+    skipped, failure = cases["TSLA_1Hour"].find("skipped"), cases["MSFT_1Hour"].find("failure")
+    assert skipped is not None and failure is not None
+    assert "  metric " in (skipped.text or "") and "  flags: " in (skipped.text or "")
+    assert failure.get("message", "").startswith(
+        "MSFT_1Hour: DROP: consistency 0.6417 < 0.65 (review bound); below approved: ")
+    assert "\n" not in failure.get("message", "")
+    assert "  metric " in (failure.text or "")

@@ -88,3 +88,31 @@ def test_any_gate_yaml_text_is_valid_or_a_config_error(tmp_path_factory: Any, te
         load_config(path)
     except ConfigError as exc:
         assert str(exc).startswith(str(path))
+
+
+HOSTILE_TOKENS = st.sampled_from([
+    "{", "}", "[", "]", ",", ":", '"models"', '"A_1"', '"fitness_score"', "0.5", "NaN",
+    "-Infinity", "null", "true", '"\\ud800"', '"\\udc80x"', '"\\ud83d\\ude80"', "9" * 4400,
+    "1e400", '"validation_interval"', "[" * 400, "]" * 400, '"\\u0000"', '"\\u001b[31m"',
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(HOSTILE_TOKENS, max_size=30).map("".join), st.booleans())
+def test_any_bytes_load_or_are_one_summary_error(tmp_path_factory: Any, text: str,
+                                                 as_yaml: bool) -> None:
+    """Deep nesting, 4,400-digit integers, lone surrogates, control characters: loading a
+    file gives a summary or one SummaryError naming it, never another exception."""
+    from pytest_model_gate.core.summary import load_summary
+
+    name = "s.yaml" if as_yaml else "s.json"
+    path = tmp_path_factory.mktemp("sum") / name
+    path.write_text(text, encoding="utf-8")
+    try:
+        summary = load_summary(path, DEFAULT_CONFIG)
+    except SummaryError as exc:
+        assert str(exc).startswith(str(path))
+        assert "\n" not in str(exc)
+        return
+    for model in summary.models:
+        model.id.encode("utf-8")  # never a lone surrogate

@@ -23,20 +23,26 @@ def _to_f32(value: float) -> float:
 def shortest_f32(value: float) -> float:
     """The float32 `value` (already a float32 quantity) as the shortest round-tripping decimal.
 
-    Round-tripping is monotone in the number of digits, so a binary search over 1..9
-    significant digits needs at most four formats.
+    Round-tripping is monotone in the number of significant digits (9 always do), and most
+    logged float32 values need 8 or 9: try 8 first, then search 1..7 only when 7 still does.
     """
     if value == 0.0 or not math.isfinite(value):
         return value
     target = _to_f32(value)
-    lo, hi = 1, 9  # 9 significant digits always round-trip a float32
+    eight = float(f"{target:.8g}")
+    if _to_f32(eight) != target:
+        return float(f"{target:.9g}")
+    seven = float(f"{target:.7g}")
+    if _to_f32(seven) != target:
+        return eight
+    lo, hi = 1, 7
     while lo < hi:
         mid = (lo + hi) // 2
         if _to_f32(float(f"{target:.{mid}g}")) == target:
             hi = mid
         else:
             lo = mid + 1
-    return float(f"{target:.{lo}g}")
+    return seven if lo == 7 else float(f"{target:.{lo}g}")
 
 
 def from_f32_bits(raw: bytes) -> float:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from .canonical import Digests, ModelRead, SourceRead, fail, rel_id, walk_dirs
-from .tfevents import EventFileError, records, scalars
+from .tfevents import EventFileError, records, scalars, simple_scalar
 
 PREFIX = "events.out.tfevents."
 _STAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
@@ -45,7 +45,9 @@ def _read_folder(spec: str, root: Path, folder: Path, files: list[Path],
             raise fail(spec, f"{path}: cannot read ({exc})") from None
         try:
             for data in records(buf):
-                for step, tag, value in scalars(data, plugins):
+                simple = simple_scalar(data)
+                found = (simple,) if simple is not None else scalars(data, plugins)
+                for step, tag, value in found:
                     series = points.get(tag)
                     if series is None:
                         points[tag] = {step: value}

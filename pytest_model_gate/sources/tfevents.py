@@ -163,6 +163,34 @@ def _tensor_value(buf: bytes, start: int, stop: int) -> float | None:
 Scalar = tuple[int, str, float]  # step, tag, value
 
 
+def simple_scalar(data: bytes) -> Scalar | None:
+    """The common event, decoded without the general parser: `wall_time, step, summary{one
+    value{tag, simple_value}}` (what torch / tensorboardX `add_scalar` write), or None for
+    any other layout (then `scalars` reads it)."""
+    n = len(data)
+    if n < 18 or data[0] != 0x09 or data[9] != 0x10:
+        return None
+    pos = 10
+    step = 0
+    shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        step |= (b & 0x7F) << shift
+        if b < 0x80:
+            break
+        shift += 7
+    if step >= 1 << 63 or pos + 6 > n or data[pos] != 0x2A or data[pos + 1] >= 0x80 \
+            or pos + 2 + data[pos + 1] != n or data[pos + 2] != 0x0A \
+            or pos + 4 + data[pos + 3] != n or data[pos + 4] != 0x0A or data[pos + 5] >= 0x80:
+        return None
+    tag_end = pos + 6 + data[pos + 5]
+    if tag_end + 5 != n or data[tag_end] != 0x15:
+        return None
+    tag = data[pos + 6:tag_end].decode("utf-8", "replace")
+    return step, tag, shortest_f32(_F32.unpack_from(data, tag_end + 1)[0])
+
+
 def scalars(data: bytes, plugins: dict[str, str]) -> Iterator[Scalar]:
     """The scalar values of one Event record. `plugins` remembers each tag's plugin (only the
     first event of a tag carries its metadata), so text / histogram tensors stay out."""

@@ -6,6 +6,7 @@ Neither shell holds gating logic; both call these functions, so their verdicts c
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class GateSettings:
     html: str | None
     baseline_archive: str | None = None  # where baselines are read (even with archiving off)
     comment: str | None = None  # where the short PR-comment markdown is written
+    write_back: bool = False  # set model_gate.* tags on the runs of mlflow sources
     choice: ConfigChoice | None = None  # which gate.yaml and why
     origins: dict[str, str] = field(default_factory=dict)  # output -> where its value came from
 
@@ -54,8 +56,8 @@ def resolve_settings(*, config_file: str | None, search_dir: Path | Sequence[Pat
                      base_dir: Path, archive: str | None = None, no_archive: bool = False,
                      report: str | None = None, html: str | None = None,
                      ini_archive: str | None = None, ini_report: str | None = None,
-                     ini_base: Path | None = None, comment: str | None = None
-                     ) -> GateSettings:
+                     ini_base: Path | None = None, comment: str | None = None,
+                     write_back: bool = False) -> GateSettings:
     """Apply the precedence: command line > ini option > gate.yaml > built-in default.
 
     gate.yaml is the one named, else the first found walking up from each `search_dir` to
@@ -90,7 +92,8 @@ def resolve_settings(*, config_file: str | None, search_dir: Path | Sequence[Pat
                         report=pick(report, ini_report, "report"), html=pick(html, None, "html"),
                         baseline_archive=archive_at,
                         comment=resolve_output(comment, Path.cwd()) if comment else None,
-                        choice=choice, origins=origins)
+                        choice=choice, origins=origins,
+                        write_back=write_back or config.write_back)
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,8 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
                 document=run_document(item.summary, item.assessments, settings.config))
         sections.append(section)
     result.sections = sections
+    if settings.write_back:
+        result.errors += _write_back(gated, result.run_ids)
     if settings.report is not None:
         try:
             write_text(settings.report, result.render_markdown())
@@ -268,6 +273,29 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
                                  f"{exc.strerror or exc}")
     _write_digests(result, settings)
     return result
+
+
+def _write_back(gated: Sequence[GatedSummary], run_ids: Sequence[str | None]) -> list[str]:
+    """Tag each run of each mlflow source with its verdict (errors, never raised)."""
+    from pytest_model_gate.sources.mlflow_writeback import write_back
+
+    errors: list[str] = []
+    for item, run_id in zip(gated, run_ids, strict=True):
+        if item.kind != "mlflow":
+            continue
+        try:
+            models = json.loads(item.summary.raw).get("models", {})
+            tags = {str(models[a.model_id]["run_id"]): {
+                        "model_gate.class": a.classification,
+                        "model_gate.flags": ",".join(a.flags),
+                        "model_gate.run_id": run_id or ""}
+                    for a in item.assessments if a.model_id in models}
+            write_back(item.summary.source, tags)
+        except ModelGateError as exc:
+            errors.append(f"verdicts not written back: {exc}")
+        except (ValueError, KeyError, TypeError) as exc:
+            errors.append(f"verdicts not written back: {item.summary.source}: {exc}")
+    return errors
 
 
 def _write_digests(result: PublishResult, settings: GateSettings) -> None:

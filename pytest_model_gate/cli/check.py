@@ -34,7 +34,8 @@ def _settings(args: argparse.Namespace) -> GateSettings:
                             no_archive=getattr(args, "no_archive", False),
                             report=getattr(args, "report", None),
                             html=getattr(args, "html", None),
-                            comment=getattr(args, "comment", None))
+                            comment=getattr(args, "comment", None),
+                            write_back=getattr(args, "write_back", False))
 
 
 # "below" would be wrong for a lower-is-better metric (a loss misses its bound by being above)
@@ -133,4 +134,7 @@ def add_commands(sub: Any) -> None:
     check.add_argument("--comment", metavar="PATH",
                        help="where to write a short markdown for a pull-request comment")
     check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    check.add_argument("--write-back", action="store_true",
+                       help="mlflow sources: set model_gate.class / .flags / .run_id tags on "
+                            "each run (also gate.yaml `write_back: true`)")
     check.set_defaults(func=run_check)

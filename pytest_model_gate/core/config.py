@@ -195,6 +195,7 @@ class GateConfig(_Strict):
     report: str | None = "model-gate-report.md"
     html: str | None = None
     max_summary_bytes: int | None = Field(default=None, ge=1)  # None: 256 MiB or the env
+    write_back: bool = False  # mlflow sources: set model_gate.* tags on each run
     _warnings: tuple[str, ...] = PrivateAttr(default=())
 
     @property
@@ -271,7 +272,8 @@ class GateConfig(_Strict):
     def verdict_settings(self) -> dict[str, Any]:
         """Everything that decides verdicts, defaults made explicit (output paths left out)."""
         data = self.model_dump(mode="json",
-                               exclude={"archive", "report", "html", "max_summary_bytes"})
+                               exclude={"archive", "report", "html", "max_summary_bytes",
+                                        "write_back"})
         data["overfitting"]["metric"] = self.watched_metric
         if data["metrics_key"] is None:  # unset: leave digests of older configs unchanged
             del data["metrics_key"]

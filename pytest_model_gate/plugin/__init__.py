@@ -48,6 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where to write the self-contained HTML report")
     group.addoption("--model-gate-comment", dest="model_gate_comment", metavar="PATH",
                     help="where to write a short markdown for a sticky pull-request comment")
+    group.addoption("--model-gate-write-back", dest="model_gate_write_back",
+                    action="store_true", default=False,
+                    help="mlflow sources: set model_gate.class / .flags / .run_id tags on each "
+                         "run (also gate.yaml `write_back: true`)")
     group.addoption("--model-gate-review", dest="model_gate_review", choices=REVIEW_MODES,
                     help="what a REVIEW model is: xfail (default), fail or pass")
     parser.addini("model_gate_config", "gate.yaml for pytest-model-gate (relative to the ini "

@@ -127,7 +127,7 @@ class GateController:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         settings = self.state.settings
         if (settings.archive is None and settings.report is None and settings.html is None
-                and settings.comment is None):
+                and settings.comment is None and not settings.write_back):
             return  # nothing to write: not even the run document is needed
         self.published = publish(self.results, settings)
         if self.published.errors and session.exitstatus in (pytest.ExitCode.OK,

@@ -72,7 +72,8 @@ def build_state(config: pytest.Config) -> GateState:
             report=opt.model_gate_report, html=opt.model_gate_html,
             comment=opt.model_gate_comment,
             ini_archive=_ini_path(config, "model_gate_archive"),
-            ini_report=_ini_path(config, "model_gate_report"), ini_base=ini_base)
+            ini_report=_ini_path(config, "model_gate_report"), ini_base=ini_base,
+            write_back=opt.model_gate_write_back)
     except ModelGateError as exc:
         raise pytest.UsageError(f"model-gate: {exc}") from None
     on_review: ReviewMode = opt.model_gate_review or settings.config.on_review

@@ -152,3 +152,14 @@ def test_real_mlflow_server(mlflow_server: str, fixtures: Path) -> None:
     assert _metrics(rest) == _metrics(local)
     filtered = canonical_summary(f"mlflow:{mlflow_server}?filter=metrics.val_acc >= 0.89")
     assert sorted(filtered["models"]) == ["lr-0.01", "lr-0.03", "twin"]
+    # write-back through the real server's runs/log-batch
+    from pytest_model_gate.sources.mlflow_writeback import write_back
+
+    run_id = rest["models"]["lr-0.1"]["run_id"]
+    write_back(f"mlflow:{mlflow_server}", {run_id: {"model_gate.class": "REVIEW",
+                                                    "model_gate.flags": "FITNESS_DECLINE"}})
+    with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/runs/get?run_id={run_id}",
+                                timeout=10) as answer:
+        tags = {t["key"]: t["value"] for t in json.load(answer)["run"]["data"]["tags"]}
+    assert tags["model_gate.class"] == "REVIEW"
+    assert tags["model_gate.flags"] == "FITNESS_DECLINE"

@@ -11,9 +11,11 @@ machine noise hits all of them alike:
     floor   python -c "import json,sys; json.dump(json.load(open(S)), sys.stdout)"
     dumps   python -c "import json,sys; sys.stdout.write(json.dumps(json.load(open(S))))"
 
-`floor` is the issue's baseline; `dumps` (one C-encoder call, no chunked writes) is a stricter
-one, shown for information. Ratios are of the medians (and of the minima). Goal: check/floor
-<= 3.
+`--before DIR` adds `before`: the check command again with PYTHONPATH=DIR (another version of
+the package, a checkout's root folder), in the same rounds. `floor` is the issue's baseline;
+`dumps` (one C-encoder call, no chunked writes) is a stricter one, shown for information.
+Ratios are of the medians (and of the minima). Goal: check/floor <= 3. `--cpu` times the
+children's CPU seconds instead of wall time (steadier on a loaded machine).
 
 PYTHONDONTWRITEBYTECODE is removed from the children's environment (as on a normal machine,
 compiled modules are cached) unless --keep-env is given; one warm-up round runs untimed.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,6 +57,20 @@ def summary_file(n: int) -> Path:
     return path
 
 
+def wall_clock() -> float:
+    return time.perf_counter()
+
+
+def cpu_clock() -> float:
+    """CPU seconds (user + system) of the finished children: far steadier than wall time
+    on a machine that other jobs load, and what a process costs on an idle machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+clock = wall_clock
+
+
 def child_env(keep: bool) -> dict[str, str]:
     env = dict(os.environ)
     if not keep:
@@ -62,10 +79,10 @@ def child_env(keep: bool) -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
-    start = time.perf_counter()
+    start = clock()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr.decode()}")
     return elapsed
@@ -88,9 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep-env", action="store_true",
                         help="keep PYTHONDONTWRITEBYTECODE in the children's environment")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also run check with PYTHONPATH=DIR (another version), paired")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the children's CPU seconds (user + system), not wall time")
     args = parser.parse_args(argv)
+    global clock
+    clock = cpu_clock if args.cpu else wall_clock
 
     env = child_env(args.keep_env)
+    envs = {name: env for name in ("check", "floor", "dumps")}
+    if args.before:
+        envs["before"] = {**env, "PYTHONPATH": os.path.abspath(args.before)}
     summary = summary_file(args.models)
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         work = Path(tmp)
@@ -103,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             "dumps": ([sys.executable, "-c", "import json,sys; "
                        f"sys.stdout.write(json.dumps(json.load(open({str(summary)!r}))))"], (0,)),
         }
-        for cmd, ok in list(commands.values())[1:]:  # warm-up of the others
-            run(cmd, work, env, ok)
+        if args.before:
+            commands["before"] = commands["check"]
+        for name, (cmd, ok) in list(commands.items())[1:]:  # warm-up of the others
+            run(cmd, work, envs[name], ok)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeat):
             for name, (cmd, ok) in commands.items():
-                times[name].append(run(cmd, work, env, ok))
+                times[name].append(run(cmd, work, envs[name], ok))
 
     size = summary.stat().st_size / 1e6
     print(f"model-gate check --format json: {args.models} models, 10-point histories, "
@@ -124,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "met" if ratio <= GOAL else "NOT met"
     print(f"check/floor = {ratio:.2f}x (goal <= {GOAL:g}x: {verdict}); "
           f"check/dumps = {strict:.2f}x")
+    if args.before:
+        before = statistics.median(times["before"])
+        print(f"before/dumps = {before / statistics.median(times['dumps']):.2f}x; "
+              f"check/before = {statistics.median(times['check']) / before:.2f}x")
     return 0
 
 

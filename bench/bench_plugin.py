@@ -18,6 +18,11 @@ temporary directory (with an empty pytest.ini, so nothing around it leaks in), i
                  that only computes the tier and fails with a one-line message (REVIEW xfailed
                  through a marker); `-p no:model_gate`
 
+`--before DIR` adds `a0` (and `b0` when b runs): (a) / (b) again with PYTHONPATH=DIR, i.e. another
+version of the package (a checkout's root folder) measured paired with this one, in the same
+rounds; `--only ad` runs only some of the sessions (the floor d always runs); `--cpu` times the
+children's CPU seconds (user + system) instead of wall time, steadier on a loaded machine.
+
 All four must report the same passed / xfailed / failed counts (checked on every run). Printed:
 median and minimum wall time of each and the ratios a/d, b/d, a/c. Goals: a/d <= 1.10,
 b/d <= 1.25. `--profile` also runs (a) and (b) once under cProfile and lists where the time
@@ -35,6 +40,7 @@ import argparse
 import os
 import pstats
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -173,6 +179,20 @@ def outcomes(stdout: str) -> dict[str, int]:
     return {kind: int(count) for count, kind in OUTCOME.findall(last)}
 
 
+def wall_clock() -> float:
+    return time.perf_counter()
+
+
+def cpu_clock() -> float:
+    """CPU seconds (user + system) of the finished children: far steadier than wall time
+    on a machine that other jobs load, and what a process costs on an idle machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+clock = wall_clock
+
+
 def child_env(keep: bool) -> dict[str, str]:
     env = dict(os.environ)
     if not keep:
@@ -182,18 +202,19 @@ def child_env(keep: bool) -> dict[str, str]:
 
 def run(name: str, folder: Path, args: list[str], expected: dict[str, int],
         env: dict[str, str]) -> float:
-    if name == "b":  # a fresh archive every time: archiving the same summary again is a no-op
+    if name.startswith("b"):  # a fresh archive every time: archiving the same summary is a no-op
         shutil.rmtree(folder / "archive", ignore_errors=True)
         (folder / "report.md").unlink(missing_ok=True)
-    start = time.perf_counter()
+    start = clock()
     proc = subprocess.run([*PYTEST, *args], cwd=folder, env=env, capture_output=True,
                           text=True)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     got = outcomes(proc.stdout) if proc.stdout.strip() else {}
     if proc.returncode != 1 or got != expected:
         sys.exit(f"({name}) exit {proc.returncode}, outcomes {got}, expected {expected}\n"
                  f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    if name == "b" and not ((folder / "report.md").is_file() and (folder / "archive").is_dir()):
+    wrote = (folder / "report.md").is_file() and (folder / "archive").is_dir()
+    if name.startswith("b") and not wrote:
         sys.exit("(b) wrote no report or archive")
     return elapsed
 
@@ -227,24 +248,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="profile rows to show")
     parser.add_argument("--keep-env", action="store_true",
                         help="keep PYTHONDONTWRITEBYTECODE in the children's environment")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also run (a) / (b) with PYTHONPATH=DIR (another version), paired")
+    parser.add_argument("--only", default="abcd", help="which sessions to run (d always)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the children's CPU seconds (user + system), not wall time")
     args = parser.parse_args(argv)
+    global clock
+    clock = cpu_clock if args.cpu else wall_clock
     env = child_env(args.keep_env)
+    envs = {name: env for name in "abcd"}
+    if args.before:
+        before_env = {**env, "PYTHONPATH": os.path.abspath(args.before)}
+        envs.update({"a0": before_env, "b0": before_env})
 
     counts = expected_counts(args.models)
     expected = {"passed": counts["APPROVED"], "xfailed": counts["REVIEW"],
                 "failed": counts["DROP"]}
     expected = {k: v for k, v in expected.items() if v}
-    labels = {"a": "plugin", "b": "+outputs", "c": "user", "d": "floor"}
+    labels = {"a": "plugin", "b": "+outputs", "c": "user", "d": "floor",
+              "a0": "before", "b0": "+out, bef"}
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as tmp:
         root = Path(tmp)
         summary = write(root / "s.json", args.models)
-        variants = setup(root, summary)
+        variants = {name: v for name, v in setup(root, summary).items()
+                    if name in args.only or name == "d"}
+        if args.before:
+            for name in [n for n in variants if n in "ab"]:
+                folder = root / f"{name}0"
+                shutil.copytree(variants[name][0], folder)
+                variants[f"{name}0"] = (folder, variants[name][1])
         for name, (folder, extra) in variants.items():  # warm-up (disk cache, .pyc files)
-            run(name, folder, extra, expected, env)
+            run(name, folder, extra, expected, envs[name])
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.repeat):
             for name, (folder, extra) in variants.items():
-                times[name].append(run(name, folder, extra, expected, env))
+                times[name].append(run(name, folder, extra, expected, envs[name]))
 
         print(f"pytest --model-gate: {args.models} models ({counts['APPROVED']} APPROVED, "
               f"{counts['REVIEW']} REVIEW, {counts['DROP']} DROP), {args.repeat} repetitions, "
@@ -255,14 +294,21 @@ def main(argv: list[str] | None = None) -> int:
         for name in variants:
             print(f"{name:<3}{labels[name]:<10} {med[name]:>9.3f} {low[name]:>7.3f} "
                   f"{med[name] / med['d']:>8.3f}x")
-        for pair, (x, y) in {"a/d": ("a", "d"), "b/d": ("b", "d"), "a/c": ("a", "c")}.items():
+        pairs = {"a/d": ("a", "d"), "b/d": ("b", "d"), "a/c": ("a", "c"),
+                 "a0/d": ("a0", "d"), "b0/d": ("b0", "d"), "a/a0": ("a", "a0")}
+        for pair, (x, y) in pairs.items():
+            if x not in med or y not in med:
+                continue
+            over = [tx - ty for tx, ty in zip(times[x], times[y], strict=True)]
             goal = GOALS.get(pair)
             note = "" if goal is None else (
                 f"  (goal <= {goal:.2f}: {'met' if med[x] / med[y] <= goal else 'NOT met'})")
-            print(f"{pair} = {med[x] / med[y]:.3f} median, {low[x] / low[y]:.3f} min{note}")
+            print(f"{pair} = {med[x] / med[y]:.3f} median, {low[x] / low[y]:.3f} min; "
+                  f"{x} - {y} = {statistics.median(over):+.3f} s median of the paired "
+                  f"differences, {min(over):+.3f} s min{note}")
 
         if args.profile:
-            for name in ("a", "b"):
+            for name in [n for n in ("a", "b") if n in variants]:
                 folder, extra = variants[name]
                 profile(name, folder, extra, args.top, env)
     return 0

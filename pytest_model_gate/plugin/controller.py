@@ -6,6 +6,7 @@ as pytest-mypy registers its own controller plugin object.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class GateController:
         if report.when == "call" and hasattr(report, "wasxfail"):
             assessment = self._by_nodeid().get(report.nodeid)
             if assessment is not None:
-                add_xfail_text(self.config, report, explain(assessment))
+                add_xfail_text(self.config, report, functools.partial(explain, assessment))
 
     def _by_nodeid(self) -> dict[str, Assessment]:
         """Node id -> assessment of every gated model (built once, on first use)."""

@@ -13,13 +13,12 @@ import pytest_model_gate.sources.dvclive as dvclive
 import pytest_model_gate.sources.hf as hf
 import pytest_model_gate.sources.keras as keras
 import pytest_model_gate.sources.lightning as lightning
-import pytest_model_gate.sources.mlflow_files as mlflow_files
-import pytest_model_gate.sources.mlflow_rest as mlflow_rest
-import pytest_model_gate.sources.mlflow_sqlite as mlflow_sqlite
 import pytest_model_gate.sources.tensorboard as tensorboard
 
 from .canonical import SourceRead, fail, unique_ids, walk_dirs
-from .mlflow_common import split_query
+
+# The MLflow readers (urllib.request / ssl, sqlite3) are imported where a folder is probed or
+# an MLflow source read: a plain summary file, the common case, never pays for them.
 
 KINDS = ("summary", "hf", "lightning", "keras", "mlflow", "tensorboard", "dvclive")
 _SUMMARY_SUFFIXES = (".json", ".yaml", ".yml")
@@ -41,6 +40,8 @@ def split_spec(text: str) -> tuple[str | None, str]:
 
 def _dir_kinds(root: Path) -> list[str]:
     """The kinds whose marker files are in `root` (first) or below it."""
+    import pytest_model_gate.sources.mlflow_files as mlflow_files
+
     if hf.is_output_folder(root):
         return ["hf"]
     if mlflow_files.is_file_store(root):
@@ -128,6 +129,12 @@ _READERS: dict[str, _Reader] = {
 
 
 def _read_mlflow(spec: str, location: str) -> SourceRead:
+    import pytest_model_gate.sources.mlflow_files as mlflow_files
+    import pytest_model_gate.sources.mlflow_rest as mlflow_rest
+    import pytest_model_gate.sources.mlflow_sqlite as mlflow_sqlite
+
+    from .mlflow_common import split_query
+
     base, query = split_query(spec, location)
     if base.startswith(("http://", "https://")):
         return mlflow_rest.read(spec, base, query)

@@ -194,6 +194,8 @@ class GateConfig(_Strict):
     archive: str | None = DEFAULT_ARCHIVE
     report: str | None = "model-gate-report.md"
     html: str | None = None
+    # the lake table (extra `lake`): true = `table/` in the archive, or its own URL
+    table: bool | str | None = None
     max_summary_bytes: int | None = Field(default=None, ge=1)  # None: 256 MiB or the env
     write_back: bool = False  # mlflow sources: set model_gate.* tags on each run
     _warnings: tuple[str, ...] = PrivateAttr(default=())
@@ -272,8 +274,8 @@ class GateConfig(_Strict):
     def verdict_settings(self) -> dict[str, Any]:
         """Everything that decides verdicts, defaults made explicit (output paths left out)."""
         data = self.model_dump(mode="json",
-                               exclude={"archive", "report", "html", "max_summary_bytes",
-                                        "write_back"})
+                               exclude={"archive", "report", "html", "table",
+                                        "max_summary_bytes", "write_back"})
         data["overfitting"]["metric"] = self.watched_metric
         if data["metrics_key"] is None:  # unset: leave digests of older configs unchanged
             del data["metrics_key"]

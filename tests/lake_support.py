@@ -1,0 +1,56 @@
+"""Run documents for the lake table tests, and a writer process (python -m lake_support)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pytest_model_gate.archive.lake import LakeRun, LakeTable
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def document(run_id: str, models: int, *, approved_every: int = 2, shift: float = 0.0
+             ) -> dict[str, Any]:
+    """A model_assessments.json of `models` models (the archive's document shape)."""
+    out = []
+    for i in range(models):
+        cls = "APPROVED" if i % approved_every == 0 else "REVIEW"
+        fit = round(0.5 + i / (10 * models) + shift, 6)
+        rec: dict[str, Any] = {
+            "id": f"SYM{i % 7}_M{i}", "symbol": f"SYM{i % 7}", "classification": cls,
+            "flags": ["LOW_PF"] if cls == "REVIEW" else [],
+            "metrics": {"fitness": {"key": "fitness_score", "value": fit, "tier": cls},
+                        "profit_factor": {"key": "pf", "value": None, "tier": "DROP"}}}
+        if i == 0:
+            rec["baseline"] = {"fitness": {"value": 0.4, "run_id": "r-prev"}}
+            rec["regressions"] = [{"metric": "fitness", "baseline": 0.4, "value": fit}]
+        out.append(rec)
+    return {"schema": 1, "run_id": run_id, "summary": {"sha256": "s" * 64, "path": "x.json"},
+            "config_sha256": "c" * 64, "counts": {}, "models": out}
+
+
+def run(n: int, models: int = 5, *, writer: int = 0, age_days: float = 0.0,
+        approved_every: int = 2, shift: float = 0.0) -> LakeRun:
+    rid = f"20260101T000000.{writer:02d}{n:04d}Z-{writer:02x}{n:04x}"
+    at = (T0 + timedelta(seconds=n) - timedelta(days=age_days)).isoformat()
+    return LakeRun(run_id=rid, seq=writer * 10_000 + n, committed_at=at,
+                   document=document(rid, models, approved_every=approved_every, shift=shift))
+
+
+def main(argv: list[str]) -> None:
+    """lake_support URL WRITER RUNS MODELS [compact]: append RUNS runs one commit each."""
+    url, writer, runs, models = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    table = LakeTable(url)
+    if len(argv) > 4 and argv[4] == "compact":
+        print("compacting", flush=True)
+        table.compact()
+        return
+    for n in range(runs):
+        table.append([run(n, models, writer=writer)])
+        print(n, flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

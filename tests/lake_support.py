@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,32 +13,38 @@ from pytest_model_gate.archive.lake import LakeRun, LakeTable
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def document(run_id: str, models: int, *, approved_every: int = 2, shift: float = 0.0
-             ) -> dict[str, Any]:
-    """A model_assessments.json of `models` models (the archive's document shape)."""
+def document(run_id: str, models: int, *, approved_every: int = 2, shift: float = 0.0,
+             noisy: bool = False) -> dict[str, Any]:
+    """A model_assessments.json of `models` models (the archive's document shape); noisy:
+    metric values with full float entropy, as real training runs log them."""
+    rng = random.Random(run_id)
     out = []
     for i in range(models):
         cls = "APPROVED" if i % approved_every == 0 else "REVIEW"
-        fit = round(0.5 + i / (10 * models) + shift, 6)
+        fit = rng.random() if noisy else round(0.5 + i / (10 * models) + shift, 6)
+        pf = rng.uniform(0.5, 3.0) if noisy else None
         rec: dict[str, Any] = {
             "id": f"SYM{i % 7}_M{i}", "symbol": f"SYM{i % 7}", "classification": cls,
             "flags": ["LOW_PF"] if cls == "REVIEW" else [],
             "metrics": {"fitness": {"key": "fitness_score", "value": fit, "tier": cls},
-                        "profit_factor": {"key": "pf", "value": None, "tier": "DROP"}}}
+                        "profit_factor": {"key": "pf", "value": pf, "tier": "DROP"}}}
         if i == 0:
             rec["baseline"] = {"fitness": {"value": 0.4, "run_id": "r-prev"}}
             rec["regressions"] = [{"metric": "fitness", "baseline": 0.4, "value": fit}]
         out.append(rec)
-    return {"schema": 1, "run_id": run_id, "summary": {"sha256": "s" * 64, "path": "x.json"},
+    sha = hashlib.sha256(run_id.encode()).hexdigest()  # each run gates its own summary
+    return {"schema": 1, "run_id": run_id, "summary": {"sha256": sha, "path": "x.json"},
             "config_sha256": "c" * 64, "counts": {}, "models": out}
 
 
 def run(n: int, models: int = 5, *, writer: int = 0, age_days: float = 0.0,
-        approved_every: int = 2, shift: float = 0.0) -> LakeRun:
+        approved_every: int = 2, shift: float = 0.0, noisy: bool = False,
+        base: datetime = T0) -> LakeRun:
     rid = f"20260101T000000.{writer:02d}{n:04d}Z-{writer:02x}{n:04x}"
-    at = (T0 + timedelta(seconds=n) - timedelta(days=age_days)).isoformat()
+    at = (base + timedelta(seconds=n) - timedelta(days=age_days)).isoformat()
     return LakeRun(run_id=rid, seq=writer * 10_000 + n, committed_at=at,
-                   document=document(rid, models, approved_every=approved_every, shift=shift))
+                   document=document(rid, models, approved_every=approved_every, shift=shift,
+                                     noisy=noisy))
 
 
 def main(argv: list[str]) -> None:

@@ -238,3 +238,17 @@ def test_gate_yaml_table_key(tmp_path: Path) -> None:
     assert GateConfig(table=True).table is True
     assert GateConfig(table="s3://b/t").table == "s3://b/t"
     assert GateConfig(table=True).digest() == GateConfig().digest()  # not a verdict setting
+
+
+def test_compact_removes_orphans_older_than_the_retention(tmp_path: Path) -> None:
+    table = LakeTable(str(tmp_path / "t"))
+    table.append([run(0)])
+    data = next((tmp_path / "t").glob("*.parquet")).read_bytes()
+    old, fresh = tmp_path / "t" / "part-orphan-old.parquet", tmp_path / "t" / "part-new.parquet"
+    old.write_bytes(data)  # as a writer killed before its commit leaves it
+    fresh.write_bytes(data)  # as a live writer's file, not yet committed
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    table.compact()
+    assert not old.exists() and fresh.exists()
+    assert len(table.rows()) == 5

@@ -120,7 +120,8 @@ def test_every_config_error_at_once_with_lines(tmp_path: Path) -> None:
         f"{allowed}",
         f"  {gate}:6: onreview: unknown key 'onreview' (did you mean 'on_review'?); allowed: "
         "version, metrics_key, metrics, overfitting, validation_interval, on_review, "
-        "on_invalid, overrides, baseline, archive, report, html, max_summary_bytes, write_back",
+        "on_invalid, overrides, baseline, archive, report, html, table, max_summary_bytes, "
+        "write_back",
     ]
 
 

@@ -350,7 +350,7 @@ class LakeTable:
             dt.create_checkpoint()
             dt.cleanup_metadata()
             dt.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False,
-                      enforce_retention_duration=False)
+                      enforce_retention_duration=False, full=True)
         except (OSError, dl.exceptions.DeltaError) as exc:
             raise ArchiveError(f"cannot compact table {self.url}: "
                                f"{_first_line(exc)}") from None
@@ -398,7 +398,7 @@ class LakeTable:
         try:
             if dt is not None:
                 dt.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False,
-                          enforce_retention_duration=False)
+                          enforce_retention_duration=False, full=True)
         except (OSError, dl.exceptions.DeltaError) as exc:
             raise ArchiveError(f"cannot vacuum table {self.url}: "
                                f"{_first_line(exc)}") from None

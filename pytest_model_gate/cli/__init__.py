@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pytest_model_gate.cli import archive, check, convert, doctor, gate_yaml, report
+from pytest_model_gate.cli import archive, check, convert, doctor, gate_yaml, lake, report
 from pytest_model_gate.cli.common import EXIT_BAD_INPUT, EXIT_OK, fail
 from pytest_model_gate.errors import ExitCode
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_commands(sub)
     report.add_commands(sub)
     convert.add_commands(sub)
+    lake.add_commands(sub)
     return parser
 
 

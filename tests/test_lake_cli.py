@@ -1,0 +1,89 @@
+"""`model-gate compact` and `model-gate prune` on a lake table, run as the CLI (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("deltalake", reason="the lake table needs the `lake` extra (deltalake)")
+pytest.importorskip("pyarrow", reason="the lake table needs the `lake` extra (pyarrow)")
+
+from lake_support import run
+
+from pytest_model_gate.archive.lake import LakeTable
+
+NOW = datetime.now(timezone.utc) - timedelta(hours=1)
+CLI = [sys.executable, "-m", "pytest_model_gate.cli"]
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=cwd, text=True, capture_output=True,
+                          timeout=120, env={**os.environ, "NO_COLOR": "1"})
+
+
+def _table(path: Path, runs: int) -> LakeTable:
+    table = LakeTable(str(path))
+    for n in range(runs):
+        table.append([run(n, 4, age_days=400 if n < 2 else 0, base=NOW)])
+    return table
+
+
+def test_compact_reads_gate_yaml_table_true(tmp_path: Path) -> None:
+    table = _table(tmp_path / "arch" / "table", 5)
+    (tmp_path / "gate.yaml").write_text("archive: arch\ntable: true\n", encoding="utf-8")
+    result = _cli(tmp_path, "compact", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["files_before"], out["files_after"]) == (5, 1)
+    assert len(table.rows()) == 20
+
+
+def test_prune_keep_and_older_than(tmp_path: Path) -> None:
+    table = _table(tmp_path / "t", 5)
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--older-than", "180d")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"pruned {tmp_path / 't'}: removed 2 of 5 runs\n"
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "1")
+    assert result.stdout == f"pruned {tmp_path / 't'}: removed 2 of 3 runs\n"
+    assert table.run_ids() == {run(4).run_id}
+
+
+def test_prune_everything_needs_yes(tmp_path: Path) -> None:
+    table = _table(tmp_path / "t", 3)
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "0")
+    assert result.returncode == 2
+    assert result.stderr == (f"model-gate: error: prune would remove all 3 runs of table "
+                             f"{tmp_path / 't'}; pass --yes to remove them\n")
+    assert len(table.run_ids()) == 3
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "0", "--yes")
+    assert result.returncode == 0 and table.run_ids() == set()
+
+
+def test_bad_limits_and_no_table(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--older-than", "soon")
+    assert (result.returncode, result.stderr) == (2, "model-gate: error: --older-than: 'soon' "
+                                                     "is not an age such as 180d, 12h or 2w\n")
+    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"))
+    assert result.returncode == 2
+    assert result.stderr.endswith("give exactly one of --older-than AGE and --keep N\n")
+    result = _cli(tmp_path, "compact")
+    assert result.returncode == 2
+    assert result.stderr == ("model-gate: error: no lake table: set `table: true` (or a URL) "
+                             "in gate.yaml, or pass --table URL\n")
+
+
+def test_other_schema_exits_3(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "other"), pa.table({"a": [1]}))
+    result = _cli(tmp_path, "compact", "--table", str(tmp_path / "other"))
+    assert result.returncode == 3
+    assert result.stderr == (f"model-gate: error: table {tmp_path / 'other'} has another "
+                             f"schema (columns a), not the gate history table of schema 1\n")

@@ -61,8 +61,14 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
     """
     runs = manager.list_runs()
     ids = [r["run_id"] for r in runs]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len(set(ids)) == len(ids)
     files = all_files(manager)
+    entries = sorted(k for k in files if k.startswith("log/0") and "checkpoint" not in k)
+    if entries:  # the order is the commit log's: entry n holds the n-th run (first wins)
+        assert entries == [f"log/{n:020d}.json" for n in range(len(entries))], "log gap"
+        logged = [json.loads(files[k])["run_id"] for k in entries]
+        assert ids == list(dict.fromkeys(logged))
+        assert [r["seq"] for r in runs] == [logged.index(r) for r in ids]
     for r in runs:
         rid = r["run_id"]
         summary_key = f"{rid}/summary.json"
@@ -106,7 +112,10 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
     if strict:
         index = json.loads(files["index.json"])
         live = [r["run_id"] for r in index["runs"] if not r.get("abandoned")]
-        assert live == ids, "index.json does not list exactly the committed runs"
+        assert sorted(live) == sorted(ids), "index.json does not list exactly the committed runs"
+        records = {k[len("index.d/"):-5] for k, v in files.items()
+                   if k.startswith("index.d/") and b'"abandoned": true' not in v}
+        assert records == set(ids), "a committed record is missing from the commit log"
         folders = {k.split("/", 1)[0] for k in files if RUN_ID_RE.match(k.split("/", 1)[0])}
         assert folders == set(ids), f"uncommitted run folders left: {folders - set(ids)}"
         for symbol, entries in expected_history(manager).items():

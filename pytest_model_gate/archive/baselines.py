@@ -1,29 +1,26 @@
 """Baseline values from the archive: per model, the median of its newest archived values.
 
-Locally each model's bucket shard is read from its end, newest run first, so the cost follows
-the window, not the size of the archive. Object stores have no shards: run documents are read
-newest first until every model has its window.
+"Newest" is the commit order of the log (never a writer's clock). Locally each model's bucket
+shard is read (one file per bucket) and its entries ordered by commit; object stores have no
+shards: run documents are read newest first until every model has its window.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-import itertools
 import math
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pytest_model_gate.archive.index import scan_archive
-from pytest_model_gate.archive.storage import LocalStorage, Storage
+from pytest_model_gate.archive.index import Scan
+from pytest_model_gate.archive.log import log_scan
+from pytest_model_gate.archive.storage import Storage
 from pytest_model_gate.archive.views import (
-    by_shard,
     documents,
     history_sources,
     model_entries,
     read_symbols,
-    shard_batches_newest_first,
+    shard_entries,
 )
 from pytest_model_gate.core.gating import BaselineValue
 
@@ -32,90 +29,59 @@ def baseline_values(storage: Storage, wanted: list[str], against: str, window: i
                     metrics: Sequence[str], summary_sha256: str | None = None,
                     skipped: list[str] | None = None) -> dict[str, dict[str, BaselineValue]]:
     """Per model in `wanted`: its baseline values (see Archive.baseline_values,
-    which checks the arguments)."""
+    which checks the arguments). Runs are taken newest first in commit order."""
     local = storage.local()
+    scan = log_scan(storage)
+    positions = scan.positions()
+    cutoff = scan.first_position(summary_sha256) if summary_sha256 is not None else None
     if local is None:
-        return _baselines_by_scan(storage, wanted, against, window, metrics, summary_sha256,
-                                  skipped)
-    cutoff = None
-    if summary_sha256 is not None:
-        cutoff = min(scan_archive(local).runs_of(summary_sha256), default=None)
+        return _scan_documents(storage, scan, wanted, against, window, metrics, cutoff,
+                               skipped)
     projected, docs = history_sources(local, skipped)
-    doc_entries: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
     for doc in docs.values():
         for e in model_entries(doc):
-            doc_entries.setdefault(e["model_id"], []).append(e)
-    for entries in doc_entries.values():
-        entries.sort(key=_run_id, reverse=True)
+            if e["model_id"] in found:
+                found[e["model_id"]].append(e)
     # every model of a projected run is in symbols.json: the others have no shard lines
     symbols = read_symbols(local) if projected else {}
     known = None if symbols is None else {m for ms in symbols.values() for m in ms}
     in_views = [m for m in wanted if known is None or m in known]
-    out: dict[str, dict[str, BaselineValue]] = {}
-    for key, models in by_shard(in_views).items():
-        out.update(_bucket_baselines(local, key, models, projected, doc_entries, cutoff,
-                                     against, window, metrics))
-    return {m: out[m] if m in out else _collect(
-        _stream([], doc_entries.get(m, []), None, cutoff), against, window, metrics) or {}
-        for m in wanted}
-
-
-def _run_id(e: Mapping[str, Any]) -> str:
-    return str(e["run_id"])
-
-
-def _stream(shard: list[dict[str, Any]], docs: list[dict[str, Any]], boundary: str | None,
-            cutoff: str | None) -> Iterator[dict[str, Any]]:
-    """Shard entries read so far merged with the documents' entries, newest first. Before
-    the start of the shard is reached (boundary: the oldest run read) only documents newer
-    than the boundary take part, so the stream is a prefix of the whole one."""
-    if boundary is not None:
-        docs = [e for e in docs if e["run_id"] > boundary]
-    stream: Iterator[dict[str, Any]] = heapq.merge(shard, docs, key=_run_id, reverse=True)
-    if cutoff is not None:
-        stream = itertools.dropwhile(functools.partial(_at_or_after, cutoff), stream)
-    return stream
-
-
-def _bucket_baselines(storage: LocalStorage, key: str, models: list[str], projected: set[str],
-                      doc_entries: Mapping[str, list[dict[str, Any]]], cutoff: str | None,
-                      against: str, window: int, metrics: Sequence[str]
-                      ) -> dict[str, dict[str, BaselineValue]]:
-    """The baselines of the models of one bucket: its shard is read once from its end, and
-    only until every one of them has its window."""
-    read: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
-    out: dict[str, dict[str, BaselineValue]] = {}
-    for entries, boundary in shard_batches_newest_first(storage, key, models, projected):
-        for e in entries:
-            read[e["model_id"]].append(e)
-        if boundary is None:
-            break
-        for m in [m for m in models if m not in out]:
-            values = _collect(_stream(read[m], doc_entries.get(m, []), boundary, cutoff),
-                              against, window, metrics, partial=True)
-            if values is not None:
-                out[m] = values
-        if len(out) == len(models):
-            return out
-    for m in models:
-        if m not in out:
-            out[m] = _collect(_stream(read[m], doc_entries.get(m, []), None, cutoff),
-                              against, window, metrics) or {}
+    for e in shard_entries(local, in_views, projected):  # one read per bucket
+        found[e["model_id"]].append(e)
+    out = {}
+    for m in wanted:
+        ordered = _newest_first(found[m], positions, cutoff)
+        out[m] = _collect(iter(ordered), against, window, metrics) or {}
     return out
+
+
+def _newest_first(entries: list[dict[str, Any]], positions: Mapping[str, int],
+                  cutoff: int | None) -> list[dict[str, Any]]:
+    """Entries of committed runs (before the cutoff, when given), newest commit first."""
+    keep = [e for e in entries if e["run_id"] in positions
+            and (cutoff is None or positions[e["run_id"]] < cutoff)]
+    keep.sort(key=lambda e: positions[e["run_id"]], reverse=True)
+    return keep
 
 
 def _baselines_by_scan(storage: Storage, wanted: list[str], against: str, window: int,
                        metrics: Sequence[str], summary_sha256: str | None = None,
                        skipped: list[str] | None = None) -> dict[str, dict[str, BaselineValue]]:
-    """Object stores: one pass over run documents, newest first, until all are found."""
-    scan = scan_archive(storage)
+    """From run documents alone (what object stores use; the reference for the views)."""
+    scan = log_scan(storage)
+    cutoff = scan.first_position(summary_sha256) if summary_sha256 is not None else None
+    return _scan_documents(storage, scan, wanted, against, window, metrics, cutoff, skipped)
+
+
+def _scan_documents(storage: Storage, scan: Scan, wanted: list[str], against: str,
+                    window: int, metrics: Sequence[str], cutoff: int | None,
+                    skipped: list[str] | None = None) -> dict[str, dict[str, BaselineValue]]:
+    """Run documents newest first (commit order), until every model has its window."""
     streams: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
     done: dict[str, dict[str, BaselineValue]] = {}
-    ids = list(reversed(scan.ids))
-    if summary_sha256 is not None:
-        cutoff = min(scan.runs_of(summary_sha256), default=None)
-        if cutoff is not None:
-            ids = [r for r in ids if r < cutoff]
+    ids = scan.ids if cutoff is None else scan.ids[:cutoff_index(scan, cutoff)]
+    ids = list(reversed(ids))
     for i in range(0, len(ids), 16):
         batch = ids[i:i + 16]
         got = documents(storage, batch, skipped)
@@ -138,8 +104,10 @@ def _baselines_by_scan(storage: Storage, wanted: list[str], against: str, window
     return out
 
 
-def _at_or_after(run_id: str, e: Mapping[str, Any]) -> bool:
-    return bool(e["run_id"] >= run_id)
+def cutoff_index(scan: Scan, cutoff: int) -> int:
+    """How many of scan.ids come before the run at position `cutoff`."""
+    positions = scan.positions()
+    return sum(1 for r in scan.ids if positions[r] < cutoff)
 
 
 def _collect(stream: Iterator[dict[str, Any]], against: str, window: int,

@@ -15,7 +15,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -42,9 +42,18 @@ _ID_LEN = len(RUN_ID_EXAMPLE)
 
 # --- run ids -------------------------------------------------------------------------------
 
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+clock: Callable[[], datetime] = utc_now
+"""Where run ids take their time (a test injects a skewed clock here). Only the id's name
+comes from it: the order of runs is the commit log's."""
+
+
 def new_run_id(now: datetime | None = None) -> str:
-    """UTC time to the microsecond plus a random suffix: sorting ids sorts runs by time."""
-    now = now or datetime.now(timezone.utc)
+    """UTC time to the microsecond plus a random suffix: a readable name, not the order."""
+    now = now or clock()
     return now.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
 
 
@@ -183,13 +192,33 @@ class Scan:
     unreadable: set[str] = field(default_factory=set)
     storage: Storage | None = None
     _sorted: list[str] | None = None
+    # commit order from the log (None: an archive from before the log, ordered by run id)
+    order: list[str] | None = None
 
     @property
     def ids(self) -> list[str]:
-        """Committed run ids, oldest first."""
+        """Committed run ids, oldest first: commit order (never index.json's order)."""
         if self._sorted is None:
-            self._sorted = sorted(self.committed)  # never index.json's order: it is derived
+            self._sorted = self.order if self.order is not None else sorted(self.committed)
         return self._sorted
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {r: i for i, r in enumerate(self.ids)}
+
+    def positions(self) -> dict[str, int]:
+        """run id -> its place in the commit order (0 = oldest)."""
+        return self._positions
+
+    def first_position(self, summary_sha: str) -> int | None:
+        """Where the first archived run of this summary stands (the re-run cutoff)."""
+        pos = self.positions()
+        return min((pos[r] for r in self.runs_of(summary_sha)), default=None)
+
+    def before(self, run_id: str) -> list[str]:
+        """Committed runs before run_id in commit order (all of them for a new run)."""
+        i = self.positions().get(run_id)
+        return self.ids if i is None else self.ids[:i]
 
     def record(self, run_id: str) -> dict[str, Any]:
         rec = self.committed[run_id]
@@ -205,9 +234,10 @@ class Scan:
 
     def find(self, summary_sha: str, config_sha: str) -> str | None:
         """The latest committed run of this summary under this config, if any."""
+        pos = self.positions()
         matches = [r for r in self.runs_of(summary_sha)
                    if self.record(r).get("config_sha256") == config_sha]
-        return max(matches) if matches else None
+        return max(matches, key=pos.__getitem__) if matches else None
 
     def runs_of(self, summary_sha: str) -> list[str]:
         """The committed runs of this summary (whatever their config)."""

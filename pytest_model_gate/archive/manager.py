@@ -3,8 +3,11 @@
 Layout (DESIGN.md "The archive")::
 
     archive/
-    ├── index.json                 derived view of index.d/ (one line per run, sorted)
-    ├── index.d/{run_id}.json      the commit record of a run, written last
+    ├── log/{seq:020d}.json        the commit log: the order of runs (see `log`)
+    ├── log/{seq}.checkpoint.json  every CHECKPOINT_EVERY entries: the records so far
+    ├── index.json                 derived view of index.d/ (one line per run, sorted by id)
+    ├── index.d/{run_id}.json      the commit record of a run (or reindex's tombstone)
+    ├── content/{digest}.{n}.json  which run archived a summary under a config (`claims`)
     ├── {run_id}/summary.json (summary.yaml for a YAML file: bytes are kept as they are),
     │            model_assessments.json, recommendations.md
     └── views/v2/                  derived, local folders only (rebuilt by `reindex`)
@@ -13,8 +16,10 @@ Layout (DESIGN.md "The archive")::
         └── shards/{bucket}.jsonl  one line per (run, model) of the models of that bucket
                                    (64 buckets by sha256 of the model id), sorted by run id
 
-Truth is `index.d/`: a run exists exactly when its record exists (and is not a tombstone that
-`reindex` wrote to claim an abandoned run folder). Everything else in the root is derived and
+A writer writes its files, then its record in `index.d/` (the key `reindex` would tombstone to
+claim an abandoned folder: whoever creates it first wins), then appends the run to the commit
+log, whose sequence numbers order the runs for every reader; `reindex` appends a record whose
+writer died before its entry. Everything else in the root is derived and
 may lag or be lost: readers merge the records `index.json` lacks and read the documents of
 runs the shards do not cover yet. Derived views are updated after the commit, under a file
 lock locally; remotely `index.json` is rewritten until a re-read shows every listed record.
@@ -70,9 +75,9 @@ from pytest_model_gate.archive.index import (
     record_names,
     refresh_index,
     refresh_index_remote,
-    scan_archive,
     validate_run_id,
 )
+from pytest_model_gate.archive.log import CommitLog, append, log_scan, migrate, read_log
 from pytest_model_gate.archive.storage import Storage, open_storage, translate_errors
 from pytest_model_gate.archive.views import (
     LEGACY_SHARDS,
@@ -127,10 +132,6 @@ def _dump_doc(obj: Mapping[str, Any]) -> bytes:
         else:
             parts.append(f" {enc(key)}: {enc(value)}")
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
-
-
-def _entry_order(e: Mapping[str, Any]) -> tuple[str, int]:
-    return e["run_id"], e.get("i", 0)
 
 
 def _public_entry(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,7 +231,8 @@ class Archive:
         summary_sha = hashlib.sha256(raw).hexdigest()
         config_sha = cfg.digest()
         with translate_errors(self.location, "read"):
-            scan = scan_archive(self.storage)
+            log = read_log(self.storage)
+            scan = log_scan(self.storage, log)
         if not force:
             existing = scan.find(summary_sha, config_sha)
             if existing is not None:
@@ -244,7 +246,7 @@ class Archive:
                     other = claim_content(self.storage, digest, run_id)
                     if other is not None:  # a concurrent writer archived this very content
                         return self._archived_run(other, list(assessments),
-                                                  scan_archive(self.storage), reused=True,
+                                                  log_scan(self.storage), reused=True,
                                                   summary=summary)
                 doc = run_document(summary, assessments, cfg, run_id=run_id)
                 doc["summary"]["sha256"] = summary_sha
@@ -258,6 +260,7 @@ class Archive:
                           "schema": RECORD_SCHEMA}
                 rendered = report(doc, previous, history)
                 if self._write_run(run_id, raw, doc, rendered.text.encode("utf-8"), record):
+                    self._append_to_log(log, scan, record)
                     break
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))
             else:
@@ -296,6 +299,13 @@ class Archive:
             return False
         return True
 
+    def _append_to_log(self, log: CommitLog, scan: Scan, record: dict[str, Any]) -> None:
+        """Give the committed run its place in the commit order (migrating an archive from
+        before the log first, so its runs keep their order ahead of this one)."""
+        if scan.order is None and scan.committed:
+            migrate(self.storage, log, [scan.record(r) for r in scan.ids])
+        append(self.storage, log, record)
+
     # -- derived views ------------------------------------------------------------------
 
     def _update_views(self, records: Mapping[str, dict[str, Any]],
@@ -320,7 +330,7 @@ class Archive:
     # -- reading ------------------------------------------------------------------------
 
     def _documents_before(self, run_id: str, scan: Scan) -> list[RunDocument]:
-        earlier = [r for r in scan.ids if r < run_id][-HISTORY_DOCS:]
+        earlier = scan.before(run_id)[-HISTORY_DOCS:]
         got = self.storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in earlier)
         out = []
         for rid in earlier:
@@ -387,7 +397,7 @@ class Archive:
     def list_runs(self) -> list[dict[str, Any]]:
         """One record per committed run, oldest first."""
         with translate_errors(self.location, "read"):
-            scan = scan_archive(self.storage)
+            scan = log_scan(self.storage)
             if scan.index is not None:
                 with contextlib.suppress(ValueError):
                     parsed = load_json(scan.index.raw)
@@ -399,14 +409,14 @@ class Archive:
 
     def latest_run(self) -> dict[str, Any] | None:
         with translate_errors(self.location, "read"):
-            scan = scan_archive(self.storage)
+            scan = log_scan(self.storage)
         ids = scan.ids
         return index_record(scan.record(ids[-1])) if ids else None
 
     def run_ids(self) -> list[str]:
         """Committed run ids, oldest first."""
         with translate_errors(self.location, "read"):
-            return scan_archive(self.storage).ids
+            return log_scan(self.storage).ids
 
     def load_document(self, run_id: str) -> RunDocument:
         """model_assessments.json of a committed run."""
@@ -434,7 +444,7 @@ class Archive:
         self._require_run(run_id)
         doc = self._load_doc(run_id)
         with translate_errors(self.location, "read"):
-            history = self._documents_before(run_id, scan_archive(self.storage))
+            history = self._documents_before(run_id, log_scan(self.storage))
         return doc, (history[-1] if history else None), history
 
     def resolve_run(self, run_id: str | None) -> str:
@@ -476,7 +486,9 @@ class Archive:
             entries = [e for e in entries if e["model_id"] == model_id]
         if symbol is not None:
             entries = [e for e in entries if e["symbol"] == symbol]
-        entries.sort(key=_entry_order)  # shards are sorted already: a near-linear merge
+        positions = log_scan(self.storage).positions()  # commit order; uncommitted: out
+        entries = [e for e in entries if e["run_id"] in positions]
+        entries.sort(key=lambda e: (positions[e["run_id"]], e.get("i", 0)))
         seen: set[tuple[str, str]] = set()
         out = []
         for e in entries:
@@ -577,6 +589,9 @@ class Archive:
                 s.delete_tree(rid)
             s.remove_stale_temps(["", RECORDS, CONTENT, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
                                   *sorted(records)], temp_max_age)
+            # the commit log holds every committed run: an archive from before the log is
+            # migrated, a run whose writer died between its record and its entry adopted
+            migrate(s, read_log(s), records.values())
             lines = {r: dump_line(index_record(rec)) for r, rec in records.items()}
             lines.update({r: dump_line(index_record(rec)) for r, rec in tombstones.items()})
             s.replace(INDEX, index_bytes(lines))

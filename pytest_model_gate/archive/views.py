@@ -37,8 +37,8 @@ from pytest_model_gate.archive.index import (
     load_json,
     load_json_or_none,
     record_names,
-    scan_archive,
 )
+from pytest_model_gate.archive.log import log_scan
 from pytest_model_gate.archive.storage import LocalStorage, Storage, temp_name
 from pytest_model_gate.core.document import DocumentError, parse_run_document
 
@@ -94,7 +94,8 @@ def documents(storage: Storage, run_ids: Iterable[str], skipped: list[str] | Non
               ) -> dict[str, dict[str, Any]]:
     """The checked documents of these runs (absent, unreadable and damaged ones left out)."""
     out: dict[str, dict[str, Any]] = {}
-    for key, data in storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in run_ids).items():
+    keys = [f"{r}/{DOCUMENT_FILE}" for r in run_ids]
+    for key, data in (storage.read_many(keys) if keys else {}).items():
         rid = key.split("/", 1)[0]
         obj = load_json_or_none(data)
         if obj is None:
@@ -218,7 +219,7 @@ def history_sources(storage: Storage, skipped: list[str] | None = None
     if local is not None:
         projected, uncovered = _uncovered(local)
     else:
-        projected, uncovered = set(), scan_archive(storage).ids
+        projected, uncovered = set(), log_scan(storage).ids
     return projected, documents(storage, uncovered, skipped)
 
 
@@ -227,7 +228,7 @@ def _uncovered(storage: LocalStorage) -> tuple[set[str], list[str]]:
     names = record_names(storage)
     projected = read_projected(storage) & names
     rest = sorted(names - projected)
-    got = storage.read_many(f"{RECORDS}/{r}.json" for r in rest)
+    got = storage.read_many(f"{RECORDS}/{r}.json" for r in rest) if rest else {}
     uncovered = []
     for rid in rest:
         try:
@@ -247,7 +248,7 @@ def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: se
     out: list[dict[str, Any]] = []
     for key, models in by_shard(dict.fromkeys(model_ids)).items():
         try:
-            data = storage.read(key)
+            data = storage.path(key).read_bytes()  # a local file, opened directly
         except FileNotFoundError:
             continue
         out += _entries_for(_matching_lines(data, _id_pattern(models)), set(models), projected)

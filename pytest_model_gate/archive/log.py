@@ -1,0 +1,215 @@
+"""The commit log: the order of runs, fixed by create-only sequence numbers, never by clocks.
+
+    log/00000000000000000042.json             one committed run (its record, with "seq": 42)
+    log/00000000000000000063.checkpoint.json  every record of entries 0..63, in order
+    log/_last_checkpoint.json                 a hint: the newest checkpoint's number
+
+A writer that finished its run (files, then its commit record in index.d/) appends it: it
+creates the entry after the last one it read (put-if-absent: `create`), and on a conflict reads
+that entry and tries the next number, as Delta Lake's log does. No writer's clock takes part,
+so "latest", "previous", baselines and the re-run cutoff follow the commit order.
+
+Every CHECKPOINT_EVERY-th entry's writer also writes a checkpoint covering the exact prefix
+0..seq (it has read every entry before its own) and points the hint at it. A reader reads the
+hint, the checkpoint and the entries after it: a constant number of objects however many runs
+the archive holds. The hint and checkpoints are derived: a missing or damaged one only costs
+reads (readers fall back to an older checkpoint, or to entry 0).
+
+Archives written before the log (records in index.d/ only) are migrated by the first writer or
+`reindex`: their committed runs become entries 0..n-1 in run-id order (their old order). The
+same order from every migrator makes concurrent migrations agree entry by entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_model_gate.archive.index import (
+    RUN_ID_RE,
+    Scan,
+    dump_line,
+    load_json_or_none,
+    scan_archive,
+)
+from pytest_model_gate.archive.storage import Storage
+
+LOG = "log"
+HINT = f"{LOG}/_last_checkpoint.json"
+CHECKPOINT_EVERY = 32
+PROBE_BATCH = 8  # entries read at once while looking for the end of the log
+_WIDTH = 20
+_CHECKPOINT_RE = re.compile(r"^(\d{20})\.checkpoint\.json$")
+
+
+def entry_key(seq: int) -> str:
+    return f"{LOG}/{seq:0{_WIDTH}d}.json"
+
+
+def checkpoint_key(seq: int) -> str:
+    return f"{LOG}/{seq:0{_WIDTH}d}.checkpoint.json"
+
+
+def _record(obj: Any, seq: int) -> dict[str, Any] | None:
+    """A log entry's record when well formed (a damaged entry still holds its number)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("run_id"), str) \
+            or not RUN_ID_RE.match(obj["run_id"]):
+        return None
+    obj["seq"] = seq
+    return obj
+
+
+@dataclass
+class CommitLog:
+    """The log as read: every entry in order (None for a damaged one) and the next number."""
+
+    entries: list[dict[str, Any] | None] = field(default_factory=list)
+    checkpoint: int | None = None  # the newest checkpoint read (its seq)
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.entries)
+
+    def add(self, seq: int, record: dict[str, Any] | None) -> None:
+        while len(self.entries) < seq:  # never happens: numbers are taken in order
+            self.entries.append(None)
+        if seq == len(self.entries):
+            self.entries.append(record)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One record per committed run, in commit order (a run appended twice, by its writer
+        and by a `reindex` that adopted it, counts at its first entry)."""
+        seen: set[str] = set()
+        out = []
+        for rec in self.entries:
+            if rec is not None and rec["run_id"] not in seen:
+                seen.add(rec["run_id"])
+                out.append(rec)
+        return out
+
+    def positions(self) -> dict[str, int]:
+        """run id -> its commit sequence number."""
+        return {rec["run_id"]: rec["seq"] for rec in self.records()}
+
+
+def read_log(storage: Storage) -> CommitLog:
+    """The whole log: the newest checkpoint (by the hint), then the entries after it."""
+    log = CommitLog()
+    start = _from_checkpoint(storage, log)
+    _read_tail(storage, log, start)
+    return log
+
+
+def _from_checkpoint(storage: Storage, log: CommitLog) -> int:
+    hint = load_json_or_none(_read(storage, HINT))
+    seq = hint.get("seq") if isinstance(hint, dict) else None
+    candidates: list[int] = []
+    if isinstance(seq, int) and seq >= 0:
+        candidates.append(seq)
+    for seq in candidates:
+        if _load_checkpoint(storage, log, seq):
+            return seq + 1
+    # no usable hint: the newest readable checkpoint in a listing (rare: a lost hint)
+    listed = sorted((int(m.group(1)) for m in map(_CHECKPOINT_RE.match, storage.names(LOG))
+                     if m), reverse=True)
+    for seq in listed:
+        if _load_checkpoint(storage, log, seq):
+            return seq + 1
+    return 0
+
+
+def _load_checkpoint(storage: Storage, log: CommitLog, seq: int) -> bool:
+    obj = load_json_or_none(_read(storage, checkpoint_key(seq)))
+    if not isinstance(obj, dict) or obj.get("seq") != seq:
+        return False
+    records = obj.get("records")
+    if not isinstance(records, list) or len(records) != seq + 1:
+        return False
+    log.entries = [_record(r, i) for i, r in enumerate(records)]
+    log.checkpoint = seq
+    return True
+
+
+def _read(storage: Storage, key: str) -> bytes | None:
+    try:
+        return storage.read(key)
+    except FileNotFoundError:
+        return None
+
+
+def _read_tail(storage: Storage, log: CommitLog, start: int) -> None:
+    """Entries start, start+1, ... until the first that does not exist (read a few at once)."""
+    seq = start
+    step = 1 if storage.local() is not None else PROBE_BATCH  # no round trips locally
+    while True:
+        batch = [entry_key(s) for s in range(seq, seq + step)]
+        got = storage.read_many(batch)
+        for i, key in enumerate(batch):
+            data = got.get(key)
+            if data is None:
+                return
+            log.add(seq + i, _record(load_json_or_none(data), seq + i))
+        seq += step
+
+
+def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
+    """Append a run's record after the last entry read; on a conflict read the entry that won
+    and try the next number. Returns the run's sequence number (the earlier entry when a
+    `reindex` adopted the run meanwhile). `log` is brought up to date on the way."""
+    run_id = record["run_id"]
+    while True:
+        # the entries we have not seen yet (another writer's) come first
+        _read_tail(storage, log, log.next_seq)
+        for rec in log.entries:
+            if rec is not None and rec["run_id"] == run_id:
+                return int(rec["seq"])
+        seq = log.next_seq
+        body = dict(record)
+        body["seq"] = seq
+        try:
+            storage.create(entry_key(seq), dump_line(body) + b"\n")
+        except FileExistsError:
+            continue
+        log.add(seq, body)
+        if (seq + 1) % CHECKPOINT_EVERY == 0:
+            with contextlib.suppress(Exception):  # derived: readers fall back to entries
+                write_checkpoint(storage, log, seq)
+        return seq
+
+
+def write_checkpoint(storage: Storage, log: CommitLog, seq: int) -> None:
+    """A checkpoint of entries 0..seq (all read), then the hint pointing at it."""
+    if len(log.entries) <= seq:
+        return
+    records = [dict(r) if r is not None else {} for r in log.entries[:seq + 1]]
+    data = dump_line({"seq": seq, "records": records}) + b"\n"
+    with contextlib.suppress(FileExistsError):
+        storage.create(checkpoint_key(seq), data)
+    hint = load_json_or_none(_read(storage, HINT))
+    old = hint.get("seq") if isinstance(hint, dict) else None
+    if not isinstance(old, int) or old < seq:
+        storage.replace(HINT, dump_line({"seq": seq}) + b"\n")
+
+
+def migrate(storage: Storage, log: CommitLog, records: Iterable[Mapping[str, Any]]) -> None:
+    """Append committed runs the log lacks (an archive from before the log, or runs whose
+    writer died between its commit record and its entry), in run-id order."""
+    have = set(log.positions())
+    for rec in sorted(records, key=lambda r: str(r["run_id"])):
+        if rec["run_id"] not in have:
+            append(storage, log, {k: v for k, v in rec.items() if k != "seq"})
+
+
+def log_scan(storage: Storage, log: CommitLog | None = None) -> Scan:
+    """What the archive holds, in commit order: the log's runs; an archive from before the
+    log (no entry yet) is read from its commit records, in run-id order, until migrated."""
+    log = read_log(storage) if log is None else log
+    records = log.records()
+    if not records:
+        return scan_archive(storage)
+    committed: dict[str, dict[str, Any] | None] = {r["run_id"]: r for r in records}
+    return Scan(committed, set(), None, set(committed), set(), storage,
+                order=[r["run_id"] for r in records])

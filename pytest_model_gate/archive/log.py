@@ -172,6 +172,12 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
         try:
             storage.create(entry_key(seq), dump_line(body) + b"\n")
         except FileExistsError:
+            # another writer took this number: read its entry (by name: a bulk read may
+            # leave out a key it failed to fetch) and try the next number
+            with contextlib.suppress(FileNotFoundError):
+                log.add(seq, _record(load_json_or_none(storage.read(entry_key(seq))), seq))
+            if log.next_seq == seq:
+                log.add(seq, None)  # unreadable: it still holds its number
             continue
         log.add(seq, body)
         if (seq + 1) % CHECKPOINT_EVERY == 0:

@@ -77,7 +77,14 @@ from pytest_model_gate.archive.index import (
     refresh_index_remote,
     validate_run_id,
 )
-from pytest_model_gate.archive.log import CommitLog, append, log_scan, migrate, read_log
+from pytest_model_gate.archive.log import (
+    LOG,
+    CommitLog,
+    append,
+    log_scan,
+    migrate,
+    read_log,
+)
 from pytest_model_gate.archive.storage import Storage, open_storage, translate_errors
 from pytest_model_gate.archive.views import (
     LEGACY_SHARDS,
@@ -587,8 +594,8 @@ class Archive:
                         tombstones[rid] = load_json(s.read(f"{RECORDS}/{rid}.json"))
                     tombstones.setdefault(rid, {"run_id": rid, "abandoned": True})
                 s.delete_tree(rid)
-            s.remove_stale_temps(["", RECORDS, CONTENT, VIEWS_ROOT, LEGACY_SHARDS, VIEWS, SHARDS,
-                                  *sorted(records)], temp_max_age)
+            s.remove_stale_temps(["", RECORDS, CONTENT, LOG, VIEWS_ROOT, LEGACY_SHARDS, VIEWS,
+                                  SHARDS, *sorted(records)], temp_max_age)
             # the commit log holds every committed run: an archive from before the log is
             # migrated, a run whose writer died between its record and its entry adopted
             migrate(s, read_log(s), records.values())

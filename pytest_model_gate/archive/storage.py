@@ -387,6 +387,10 @@ class FsspecStorage(Storage):
         if not keys:
             return {}
         paths = {self._p(k): k for k in keys}
+        for folder in {p.rsplit("/", 1)[0] for p in paths}:
+            # a cached listing (fsspec's dircache) must never hide a key written since
+            with contextlib.suppress(Exception):
+                self.fs.invalidate_cache(folder)
         try:
             got = self.fs.cat(list(paths), on_error="omit")
         except FileNotFoundError:
@@ -428,6 +432,9 @@ class FsspecStorage(Storage):
             items = self.fs.ls(path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
             return []
+        finally:  # leave no cached listing behind: later reads must see later writes
+            with contextlib.suppress(Exception):
+                self.fs.invalidate_cache(path)
         out = []
         own = path.split("://", 1)[-1].rstrip("/")
         for item in items:

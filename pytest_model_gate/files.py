@@ -37,7 +37,8 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: str) -> None:
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Make a rename or a new entry in `folder` durable (a no-op where folders have no fd)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # platforms without directory fds
@@ -69,7 +70,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         _replace(target, folder, data, st)
     except OSError as exc:  # name the target, not our temp file
         raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _replace(target: str, folder: str, data: bytes, st: os.stat_result | None) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_model_gate.errors import ArchiveError
+from pytest_model_gate.files import fsync_dir
 
 TEMP_SUFFIX = ".tmp"
 LOCK_NAME = ".index.lock"
@@ -161,19 +162,6 @@ class SymlinkError(ArchiveError):
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class LocalStorage(Storage):
     """A folder on a local (or network) file system."""
 
@@ -244,7 +232,7 @@ class LocalStorage(Storage):
         except FileExistsError:  # a file where a folder should be
             raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder)) from None
         for made in reversed(missing):
-            _fsync_dir(made.parent)
+            fsync_dir(made.parent)
 
     def _write_temp(self, target: Path, data: Chunks, durable: bool) -> Path:
         self._ensure_folder(target.parent)
@@ -286,10 +274,10 @@ class LocalStorage(Storage):
             with contextlib.suppress(OSError):
                 tmp.unlink()
         if durable and sync_folder:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
 
     def sync_folder(self, folder: str) -> None:
-        _fsync_dir(self.path(folder))
+        fsync_dir(self.path(folder))
 
     def _create_excl(self, target: Path, data: bytes, durable: bool) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
@@ -311,7 +299,7 @@ class LocalStorage(Storage):
                 tmp.unlink()
             raise
         if durable:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
 
     def listdir(self, folder: str = "") -> list[Entry]:
         try:

@@ -13,6 +13,7 @@ from pytest_model_gate.text import inert
 
 if TYPE_CHECKING:
     from pytest_model_gate.archive.manager import Archive
+    from pytest_model_gate.pipeline import GateSettings
 
 EXIT_OK, EXIT_DROPPED = ExitCode.OK, ExitCode.DROPPED
 EXIT_BAD_INPUT, EXIT_OUTPUT_FAILED = ExitCode.BAD_INPUT, ExitCode.OUTPUT_FAILED
@@ -35,16 +36,20 @@ def _inert_lines(message: str) -> str:
     return "\n".join(inert(line, edges=False) for line in message.split("\n"))
 
 
+def query_settings(args: argparse.Namespace) -> GateSettings:
+    """The settings of the gate.yaml in use (--config, else found from the current folder)."""
+    from pytest_model_gate.pipeline import resolve_settings
+
+    cwd = Path.cwd()
+    return resolve_settings(config_file=getattr(args, "config", None), search_dir=cwd,
+                            base_dir=cwd)
+
+
 def archive_location(args: argparse.Namespace) -> str:
     """--archive, else the `archive` of the gate.yaml in use (--config or ./gate.yaml)."""
     if args.archive:
         return str(args.archive)
-    from pytest_model_gate.pipeline import resolve_settings
-
-    cwd = Path.cwd()
-    settings = resolve_settings(config_file=getattr(args, "config", None), search_dir=cwd,
-                                base_dir=cwd)
-    return settings.archive or DEFAULT_ARCHIVE
+    return query_settings(args).archive or DEFAULT_ARCHIVE
 
 
 def open_archive(location: str) -> Archive:

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_model_gate.archive.lake import LakeTable, parse_age, table_url
-from pytest_model_gate.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_OUTPUT_FAILED, fail
+from pytest_model_gate.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    fail,
+    query_settings,
+)
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
 from pytest_model_gate.errors import ArchiveError, ModelGateError
 
@@ -32,11 +38,7 @@ def table_location(args: argparse.Namespace) -> str:
     """--table, else gate.yaml's `table` (relative paths against gate.yaml's folder)."""
     if args.table:
         return str(args.table)
-    from pytest_model_gate.pipeline import resolve_settings
-
-    cwd = Path.cwd()
-    settings = resolve_settings(config_file=getattr(args, "config", None), search_dir=cwd,
-                                base_dir=cwd)
+    settings = query_settings(args)
     archive = str(args.archive or settings.archive or DEFAULT_ARCHIVE)
     url = table_url(archive, settings.config.table)
     if url is None:

@@ -86,6 +86,16 @@ def fail(spec: str, message: str) -> SummaryError:
     return SummaryError(message, file=spec)
 
 
+def source_folder(spec: str, location: str, marker: str) -> Path:
+    """The folder a folder source reads: `location`, or the folder of its `marker` file."""
+    root = Path(location)
+    if root.is_file() and root.name == marker:
+        root = root.parent
+    if not root.is_dir():
+        raise fail(spec, f"no such folder: {location}")
+    return root
+
+
 def number(text: str) -> Value | None:
     """A cell of a text log: None when empty / "NA" (nothing logged), a float when it parses,
     else the text itself (a metric logged as text)."""

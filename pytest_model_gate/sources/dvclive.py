@@ -22,6 +22,7 @@ from .canonical import (
     finite_or_text,
     number,
     rel_id,
+    source_folder,
     walk_dirs,
 )
 from .float32 import tidy
@@ -112,11 +113,7 @@ def _read_folder(spec: str, root: Path, folder: Path, digests: Digests) -> Model
 
 
 def read(spec: str, location: str) -> SourceRead:
-    root = Path(location)
-    if root.is_file() and root.name == METRICS:
-        root = root.parent
-    if not root.is_dir():
-        raise fail(spec, f"no such folder: {location}")
+    root = source_folder(spec, location, METRICS)
     folders = live_folders(root)
     if not folders:
         raise fail(spec, f"no DVCLive folder under {location} (looked for {METRICS} and "

@@ -11,7 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .canonical import Digests, ModelRead, SourceRead, fail, finite_or_text, rel_id, walk_dirs
+from .canonical import (
+    Digests,
+    ModelRead,
+    SourceRead,
+    fail,
+    finite_or_text,
+    rel_id,
+    source_folder,
+    walk_dirs,
+)
 from .float32 import tidy
 
 STATE = "trainer_state.json"
@@ -109,11 +118,7 @@ def _read_folder(spec: str, root: Path, folder: Path, digests: Digests) -> Model
 
 
 def read(spec: str, location: str) -> SourceRead:
-    root = Path(location)
-    if root.is_file() and root.name == STATE:
-        root = root.parent
-    if not root.is_dir():
-        raise fail(spec, f"no such folder: {location}")
+    root = source_folder(spec, location, STATE)
     folders = output_folders(root)
     if not folders:
         raise fail(spec, f"no {STATE} under {location} (looked in {location} and "

@@ -11,7 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .canonical import Digests, ModelRead, SourceRead, fail, number, rel_id, walk_dirs
+from .canonical import (
+    Digests,
+    ModelRead,
+    SourceRead,
+    fail,
+    number,
+    rel_id,
+    source_folder,
+    walk_dirs,
+)
 from .csvlog import read_rows
 from .float32 import tidy
 
@@ -66,11 +75,7 @@ def _read_folder(spec: str, root: Path, folder: Path, digests: Digests) -> Model
 
 
 def read(spec: str, location: str) -> SourceRead:
-    root = Path(location)
-    if root.is_file() and root.name == METRICS:
-        root = root.parent
-    if not root.is_dir():
-        raise fail(spec, f"no such folder: {location}")
+    root = source_folder(spec, location, METRICS)
     folders = version_folders(root)
     if not folders:
         raise fail(spec, f"no {METRICS} under {location} (looked for version_*/{METRICS})")

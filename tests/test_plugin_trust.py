@@ -149,26 +149,33 @@ BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
                   for p, x in zip("abcdefgh", "bcdefghi", strict=True)))
 
 
+# Runs a command and writes its peak RSS (KiB) to the file named first. Linux carries the
+# forking process's high-water RSS into a child across exec, so the command must be started by
+# this small process, not by the test process (an xdist worker can be 300 MB by then).
+RSS_PROBE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def check_with_peak_rss(args: list[str], cwd: Path) -> tuple[int, str, float, float]:
-    """Run `model-gate check ARGS` and return (exit code, stderr, seconds, peak RSS in MB) of
-    that one process: os.wait4 reports its own rusage, where RUSAGE_CHILDREN would also count
-    every earlier child of this test process (an mlflow server uses ~470 MB)."""
+    """Run `model-gate check ARGS --no-archive`; return its exit code, stderr, seconds and
+    peak RSS in MB (of that one process, through RSS_PROBE)."""
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     env["PYTHONIOENCODING"] = "utf-8"
-    err_path = cwd / "stderr.txt"
+    rss_file = cwd / "peak_rss_kib"
     start = time.perf_counter()
-    with open(os.devnull, "wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "pytest_model_gate.cli", "check", *args,
-                                 "--no-archive"], cwd=cwd, env=env, stdout=out, stderr=err)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            raise
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    result = subprocess.run([sys.executable, "-c", RSS_PROBE, str(rss_file), sys.executable,
+                             "-m", "pytest_model_gate.cli", "check", *args, "--no-archive"],
+                            cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8",
+                            timeout=30, check=False)
     elapsed = time.perf_counter() - start
-    return (proc.returncode, err_path.read_text(encoding="utf-8"), elapsed,
-            usage.ru_maxrss / 1024)
+    return (result.returncode, result.stderr, elapsed,
+            int(rss_file.read_text(encoding="utf-8")) / 1024)
 
 
 @pytest.mark.parametrize("where", ["summary", "gate.yaml"])

@@ -413,30 +413,35 @@ def parse_summary(data: Any, *, source: str = "<summary>", raw: bytes = b"",
     return summary
 
 
-def check_some_metric_found(summary: TrainingSummary, config: GateConfig) -> None:
+def check_some_metric_found(summary: TrainingSummary, config: GateConfig, *,
+                            containers: bool = True) -> None:
     """A summary where no model carries any gated metric is a setup mistake (metrics under
-    another key, another name), never a run of all-DROP verdicts: say what was found."""
+    another key, another name), never a run of all-DROP verdicts: say what was found.
+    `containers=False` for sources read from training tools' files, whose metrics are named
+    as logged: there, another container key is never the cause."""
     lookups = [spec.names for spec in config.metrics.values()]
     for model in summary.models:  # usually decided by the first model
         if any(model.lookup(names) is not None for names in lookups):
             return
-    raise SummaryError(_no_metric_message(summary.models, config), file=summary.source)
+    raise SummaryError(_no_metric_message(summary.models, config, containers=containers),
+                       file=summary.source)
 
 
-def _no_metric_message(models: Sequence[SummaryModel], config: GateConfig) -> str:
+def _no_metric_message(models: Sequence[SummaryModel], config: GateConfig, *,
+                       containers: bool) -> str:
     n = len(models)
     head = f"no gated metric found in any of {n} model{'s' if n != 1 else ''}"
     # 1. metrics under another container key: an object of numbers in the model
-    containers: dict[str, list[str]] = {}
-    for model in models:
+    blocks: dict[str, list[str]] = {}
+    for model in models if containers else ():
         for key, value in model.data.items():
             if (isinstance(value, Mapping) and value and str(key) not in METRIC_BLOCK_KEYS
                     and str(key) != config.metrics_key
                     and any(_metric_like(v) for v in value.values())):
-                names = containers.setdefault(str(key), [])
+                names = blocks.setdefault(str(key), [])
                 names.extend(str(k) for k in value if str(k) not in names)
-    if containers:
-        key, names = max(containers.items(), key=lambda kv: len(kv[1]))
+    if blocks:
+        key, names = max(blocks.items(), key=lambda kv: len(kv[1]))
         return (f"{head}; models carry {json.dumps(key, ensure_ascii=False)} with keys "
                 f"{_few(names)}: set metrics_key: {key} in gate.yaml")
     # 2. metrics under other names: the nearest found key for each gated metric

@@ -7,7 +7,6 @@ writes the same bytes, and gating reads the same parsed models.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +14,9 @@ from typing import Any
 
 from ..core.config import GateConfig
 from ..core.summary import (
-    STEPS_SUFFIX,
     TrainingSummary,
     check_gated_metrics,
+    check_some_metric_found,
     load_summary,
     parse_summary,
 )
@@ -72,12 +71,11 @@ def read_summary(text: str, config: GateConfig | None = None, *,
     read = read_source(text)
     data = summary_dict(read)
     name = source if source is not None else read.spec
-    # the no-gated-metric check of sources is check_some_gated (it knows what tools log)
     summary = parse_summary(data, source=name, raw=canonical_bytes(data), config=config,
                             check=False)
     if config is not None:
         check_gated_metrics(summary, [spec.names for spec in config.metrics.values()])
-        check_some_gated(summary, config)
+        check_some_metric_found(summary, config, containers=False)
     files = {m.id: m.file for m in read.models if m.file is not None}
     return SourceSummary(summary=summary, kind=read.kind, anchor=read.anchor, model_files=files)
 
@@ -86,23 +84,3 @@ def load_source(text: str, config: GateConfig | None = None, *,
                 source: str | None = None) -> TrainingSummary:
     """Any source (summary file, `KIND:...`, detected folder) as a TrainingSummary."""
     return read_summary(text, config, source=source).summary
-
-
-def check_some_gated(summary: TrainingSummary, config: GateConfig) -> None:
-    """No silent verdicts: a source where no model logs any gated metric is a bad input."""
-    lookups = [spec.names for spec in config.metrics.values()]
-    for model in summary.models:
-        if any(model.lookup(names) is not None for names in lookups):
-            return
-    found = sorted({k for m in summary.models for k in m.series
-                    if not k.endswith(STEPS_SUFFIX)})
-    wanted = [spec.key for spec in config.metrics.values()]
-    hints = [f"{w} ~ {c[0]}" for w in wanted
-             if (c := difflib.get_close_matches(w, found, n=1, cutoff=0.5))]
-    shown = ", ".join(found[:12]) + (", ..." if len(found) > 12 else "")
-    n = len(summary.models)
-    hint = f" (nearest: {'; '.join(hints)})" if hints else ""
-    raise SummaryError(
-        f"no gated metric found in any of {n} {'model' if n == 1 else 'models'}; they log "
-        f"{shown or 'no metric'}{hint}: name them in gate.yaml `metrics:` (key: ...)",
-        file=summary.source)

@@ -64,9 +64,20 @@ def test_text_in_an_ungated_column_is_harmless(fixtures: Path) -> None:
 def test_no_gated_metric(fixtures: Path) -> None:
     Path("gate.yaml").write_text("version: 1\n", encoding="utf-8")  # built-in trading metrics
     message = error_of("tensorboard:tensorboard", gated=True)
+    # the same wording as for a summary file (core.summary), without the container-key advice:
+    # a training tool's metrics are named as logged
     assert message.startswith("tensorboard:tensorboard: no gated metric found in any of 3 "
-                              "models; they log eval/acc, val/acc, val/loss")
-    assert "gate.yaml" in message
+                              "models (gated: fitness (fitness_score/")
+    assert message.endswith("models carry metric keys val/acc, val/loss, eval/acc; list the "
+                            "metrics to gate under metrics: in gate.yaml")
+    assert "metrics_key" not in message
+
+
+def test_no_gated_metric_names_the_nearest_logged_key(fixtures: Path) -> None:
+    Path("gate.yaml").write_text("version: 1\nmetrics:\n  accuracy: {approved: 0.9, "
+                                 "review: 0.8}\n", encoding="utf-8")
+    message = error_of("tensorboard:tensorboard", gated=True)
+    assert message.endswith("nearest match: set metrics.accuracy.key: val/acc in gate.yaml")
 
 
 def test_truncated_event_file(fixtures: Path) -> None:

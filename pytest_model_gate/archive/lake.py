@@ -53,6 +53,12 @@ class CompactResult:
     bytes_after: int
 
 
+def require_lake() -> None:
+    """ArchiveError with the install hint when the `lake` extra is missing: called before
+    anything is written when gate.yaml turns the table on."""
+    _deltalake()
+
+
 def _deltalake() -> Any:
     """Import deltalake (and pyarrow) or say how to install them."""
     try:
@@ -276,15 +282,19 @@ class LakeTable:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _read(self, filters: Any = None, columns: Sequence[str] | None = None
-              ) -> list[dict[str, Any]]:
+    def _read(self, filters: Sequence[tuple[str, str, Any]] | None = None,
+              columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         dl = _deltalake()
         dt = self._open()
         if dt is None:
             return []
         try:
-            table = dt.to_pyarrow_table(filters=filters,
-                                        columns=list(columns) if columns else None)
+            # a single-threaded scan: pyarrow's scan threads calling back into delta-rs's
+            # Python file system intermittently abort the process at exit ("terminate called
+            # without an active exception") with deltalake 1.x and pyarrow 25
+            table = dt.to_pyarrow_dataset().to_table(
+                filter=_expression(filters), columns=list(columns) if columns else None,
+                use_threads=False)
         except (OSError, dl.exceptions.DeltaError) as exc:
             raise ArchiveError(f"cannot read table {self.url}: {_first_line(exc)}") from None
         rows: list[dict[str, Any]] = table.to_pylist()
@@ -312,6 +322,13 @@ class LakeTable:
         rows = _unique(_ordered(self._read(filters)))
         return rows
 
+    def rows_of_models(self, model_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The rows of these model ids (one read, filter pushed down), one per (run, model)."""
+        wanted = list(dict.fromkeys(model_ids))
+        if not wanted:
+            return []
+        return _unique(_ordered(self._read([("model_id", "in", wanted)])))
+
     def baseline_values(self, model_ids: Iterable[str], *, against: str, window: int,
                         metrics: Sequence[str], before_seq: int | None = None
                         ) -> dict[str, dict[str, BaselineValue]]:
@@ -331,7 +348,7 @@ class LakeTable:
             if before_seq is not None and r["seq"] is not None and r["seq"] >= before_seq:
                 continue
             by_model[r["model_id"]].append(r)
-        return {m: _baseline(list(reversed(by_model[m])), against, window, metrics)
+        return {m: baseline_of(list(reversed(by_model[m])), against, window, metrics)
                 for m in wanted}
 
     # -- maintenance ----------------------------------------------------------------------
@@ -431,6 +448,20 @@ class LakeTable:
         return (0, 0) if dt is None else _file_stats(dt)
 
 
+def _expression(filters: Sequence[tuple[str, str, Any]] | None) -> Any:
+    """(column, "=" | "in", value) filters, AND-ed, as a pyarrow dataset expression (the
+    dataset skips files whose statistics rule the value out)."""
+    if not filters:
+        return None
+    import pyarrow.dataset as ds
+
+    expr = None
+    for column, op, value in filters:
+        term = ds.field(column).isin(list(value)) if op == "in" else ds.field(column) == value
+        expr = term if expr is None else expr & term
+    return expr
+
+
 def _file_stats(dt: Any) -> tuple[int, int]:
     import pyarrow as pa
 
@@ -460,8 +491,10 @@ def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _baseline(newest_first: list[dict[str, Any]], against: str, window: int,
-              metrics: Sequence[str]) -> dict[str, BaselineValue]:
+def baseline_of(newest_first: Sequence[Mapping[str, Any]], against: str, window: int,
+                metrics: Sequence[str]) -> dict[str, BaselineValue]:
+    """One model's baseline from its rows, newest run first (one row per run): per metric,
+    the median of the first `window` finite values of the runs `against` selects."""
     values: dict[str, list[float]] = {m: [] for m in metrics}
     latest: dict[str, str] = {}
     newest: str | None = None

@@ -9,6 +9,7 @@ It lives above the pipeline (archive/ may not import the pipeline, which renders
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,12 @@ class TrainingArchiveManager(Archive):
     def archive_gated(self, summary: TrainingSummary, assessments: Sequence[Assessment], *,
                       report: ReportRenderer | None = None, force: bool = False
                       ) -> ArchivedRun:
-        """Archive an already gated summary (report: the pipeline's by default)."""
-        return super().archive_gated(summary, assessments, report=report or pipeline.run_report,
-                                     force=force)
+        """Archive an already gated summary (report: the pipeline's by default). A failed
+        lake-table append does not fail the call (the run is committed; `reindex` back-fills
+        the table): it is a warning, and `ArchivedRun.table_error`."""
+        run = super().archive_gated(summary, assessments, report=report or pipeline.run_report,
+                                    force=force)
+        if run.table_error is not None:
+            warnings.warn(f"lake table not written: {run.table_error}", RuntimeWarning,
+                          stacklevel=2)
+        return run

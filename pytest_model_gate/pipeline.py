@@ -87,6 +87,14 @@ def resolve_settings(*, config_file: str | None, search_dir: Path | Sequence[Pat
     archive_at = pick(archive, ini_archive, "archive")
     if no_archive:
         origins["archive"] = "command line (off)"
+    if config.table not in (None, False) and archive_at is not None:
+        from pytest_model_gate.archive.lake import require_lake
+        from pytest_model_gate.errors import ArchiveError, ConfigError
+
+        try:  # before anything is gated or written
+            require_lake()
+        except ArchiveError as exc:
+            raise ConfigError(f"table: {exc}", file=str(path) if path else None) from None
     return GateSettings(config=config, config_path=path,
                         archive=None if no_archive else archive_at,
                         report=pick(report, ini_report, "report"), html=pick(html, None, "html"),
@@ -239,6 +247,8 @@ def publish(gated: Sequence[GatedSummary], settings: GateSettings) -> PublishRes
                 run = archive_run(manager, item)
                 result.run_ids.append(run.run_id)
                 result.reused.append(run.reused)
+                if run.table_error is not None:  # committed; the derived table lags
+                    result.errors.append(f"lake table not written: {run.table_error}")
                 section = ReportSection(
                     document=run.document, previous=run.previous, history=run.history)
                 if len(gated) == 1:  # the archived recommendations.md is this very report

@@ -77,6 +77,14 @@ from pytest_model_gate.archive.index import (
     refresh_index_remote,
     validate_run_id,
 )
+from pytest_model_gate.archive.lake import LakeTable
+from pytest_model_gate.archive.lake_sync import (
+    append_run,
+    archive_table,
+    backfill,
+    table_baselines,
+    table_history,
+)
 from pytest_model_gate.archive.log import (
     LOG,
     CommitLog,
@@ -180,6 +188,10 @@ class ArchivedRun:
     previous: RunDocument | None = None
     history: list[RunDocument] = field(default_factory=list)
     reused: bool = False
+    seq: int | None = None  # the run's commit sequence number (None: not in the log yet)
+    committed_at: str | None = None  # when its commit record was created (ISO 8601, UTC)
+    # the one-line error of a failed lake-table append (the run is committed regardless)
+    table_error: str | None = None
     # recommendations.md as archived, when rendered now from (document, previous, history)
     # (None for a reused run, or when rendering failed): the report of this run alone
     report_text: str | None = None
@@ -202,9 +214,11 @@ Called once per attempt to commit: a retry under a new run id renders again."""
 
 
 def open_archive(location: str | os.PathLike[str],
-                 storage_options: dict[str, Any] | None = None) -> Archive:
-    """An archive to read; NoArchiveError when it surely does not exist (never created)."""
-    archive = Archive(location, storage_options=storage_options)
+                 storage_options: dict[str, Any] | None = None,
+                 config: GateConfig | None = None) -> Archive:
+    """An archive to read; NoArchiveError when it surely does not exist (never created).
+    `config` only says where its lake table is (`table:`)."""
+    archive = Archive(location, config=config, storage_options=storage_options)
     if archive.storage.is_missing():
         raise NoArchiveError(os.fspath(location))
     return archive
@@ -226,6 +240,8 @@ class Archive:
         self.location = self.storage.location
         # one line per damaged run document a query skipped (history, baselines)
         self.skipped: list[str] = []
+        # gate.yaml `table:`: history and baselines read it, each new run appends to it
+        self.table: LakeTable | None = archive_table(self.archive_dir, self.config)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -259,7 +275,8 @@ class Archive:
                 doc["summary"]["sha256"] = summary_sha
                 history = self._documents_before(run_id, scan)
                 previous = history[-1] if history else None
-                record = {"run_id": run_id, "timestamp": run_id, "created": now_iso(),
+                created = now_iso()
+                record = {"run_id": run_id, "timestamp": run_id, "created": created,
                           "counts": doc["counts"], "models": len(doc["models"]),
                           "summary_sha256": summary_sha, "config_sha256": config_sha,
                           "source": doc["summary"]["path"],
@@ -267,19 +284,23 @@ class Archive:
                           "schema": RECORD_SCHEMA}
                 rendered = report(doc, previous, history)
                 if self._write_run(run_id, raw, doc, rendered.text.encode("utf-8"), record):
-                    self._append_to_log(log, scan, record)
+                    seq = self._append_to_log(log, scan, record)
                     break
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))
             else:
                 raise ArchiveError(f"cannot write to archive {self.location}: could not "
                                    f"commit a run in {WRITE_ATTEMPTS} attempts")
         self._update_views({run_id: record}, {run_id: cast(dict[str, Any], doc)}, scan)
+        table_error = None
+        if self.table is not None:
+            table_error = append_run(self.table, run_id, seq, created, doc)
         c = doc["counts"]
         return ArchivedRun(run_id=run_id, timestamp=run_id, approved_count=c["APPROVED"],
                            review_count=c["REVIEW"], dropped_count=c["DROP"],
                            assessments=list(assessments), path=self.storage.url_of(run_id),
                            document=doc, previous=previous, history=history, reused=False,
-                           report_text=rendered.text if rendered.complete else None)
+                           report_text=rendered.text if rendered.complete else None,
+                           seq=seq, committed_at=created, table_error=table_error)
 
     def _write_run(self, run_id: str, raw: bytes, doc: RunDocument, report: bytes,
                    record: dict[str, Any]) -> bool:
@@ -306,12 +327,12 @@ class Archive:
             return False
         return True
 
-    def _append_to_log(self, log: CommitLog, scan: Scan, record: dict[str, Any]) -> None:
+    def _append_to_log(self, log: CommitLog, scan: Scan, record: dict[str, Any]) -> int:
         """Give the committed run its place in the commit order (migrating an archive from
         before the log first, so its runs keep their order ahead of this one)."""
         if scan.order is None and scan.committed:
             migrate(self.storage, log, [scan.record(r) for r in scan.ids])
-        append(self.storage, log, record)
+        return append(self.storage, log, record)
 
     # -- derived views ------------------------------------------------------------------
 
@@ -365,6 +386,8 @@ class Archive:
             self.skipped.append(str(exc))
             doc = run_document(summary, assessments, self.config, run_id=run_id)
         history = self._documents_before(run_id, scan)
+        rec = scan.record(run_id) if run_id in scan.committed else {}
+        seq = rec.get("seq")
         c = doc.get("counts", {})
         return ArchivedRun(run_id=run_id, timestamp=run_id,
                            approved_count=int(c.get("APPROVED", 0)),
@@ -372,7 +395,8 @@ class Archive:
                            dropped_count=int(c.get("DROP", 0)), assessments=assessments,
                            path=self.storage.url_of(run_id), document=doc,
                            previous=history[-1] if history else None, history=history,
-                           reused=reused)
+                           reused=reused, seq=seq if isinstance(seq, int) else None,
+                           committed_at=rec.get("created"))
 
     def _require_run(self, run_id: str) -> dict[str, Any]:
         """The record of a committed run; ArchiveError for a bad or unknown id."""
@@ -474,6 +498,11 @@ class Archive:
 
     def _history(self, *, symbol: str | None = None, model_id: str | None = None
                  ) -> list[dict[str, Any]]:
+        if self.table is not None:  # the lake table: one filtered read
+            with translate_errors(self.location, "read"):
+                scan = log_scan(self.storage)
+            return [_public_entry(e) for e in table_history(self.table, scan, model_id=model_id,
+                                                            symbol=symbol)]
         with translate_errors(self.location, "read"):
             projected, docs = history_sources(self.storage, self.skipped)
             entries: list[dict[str, Any]] = []
@@ -543,6 +572,9 @@ class Archive:
         if not wanted:
             return {}
         with translate_errors(self.location, "read"):
+            if self.table is not None:  # the lake table: one read filtered on model_id
+                return table_baselines(self.table, log_scan(self.storage), wanted, against,
+                                       window, metrics, summary_sha256)
             return baseline_values(self.storage, wanted, against, window, metrics,
                                    summary_sha256, self.skipped)
 
@@ -606,5 +638,9 @@ class Archive:
                 rebuild_views(local, sorted(records))
         if local is None:
             refresh_index_remote(s, {})
+        if self.table is not None:  # rows of committed runs the table lacks (merge on run_id)
+            with translate_errors(self.location, "read"):
+                committed = read_log(s).records()
+            backfill(self.table, s, committed, self.skipped)
         return len(records)
 

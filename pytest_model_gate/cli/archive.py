@@ -15,9 +15,9 @@ from pytest_model_gate.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
-    archive_location,
     fail,
     open_archive,
+    query_settings,
 )
 from pytest_model_gate.core.config import DEFAULT_ARCHIVE
 from pytest_model_gate.errors import ArchiveError, ModelGateError, NoArchiveError
@@ -25,8 +25,11 @@ from pytest_model_gate.text import TIERS, fmt_value, inert, table
 
 
 def _manager(args: argparse.Namespace) -> Any:
-    """The archive of --archive / gate.yaml; a missing local folder is an error, not created."""
-    return open_archive(archive_location(args))
+    """The archive of --archive / gate.yaml; a missing local folder is an error, not created.
+    With gate.yaml's `table:` on, history and baselines read the lake table, reindex fills it."""
+    settings = query_settings(args)
+    return open_archive(str(args.archive or settings.archive or DEFAULT_ARCHIVE),
+                        settings.config)
 
 
 def _json(data: Any) -> None:

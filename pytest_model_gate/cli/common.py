@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_model_gate.core.config import DEFAULT_ARCHIVE
+from pytest_model_gate.core.config import DEFAULT_ARCHIVE, GateConfig
 from pytest_model_gate.errors import ExitCode
 from pytest_model_gate.text import inert
 
@@ -52,8 +52,9 @@ def archive_location(args: argparse.Namespace) -> str:
     return query_settings(args).archive or DEFAULT_ARCHIVE
 
 
-def open_archive(location: str) -> Archive:
-    """The archive to read; NoArchiveError when it does not exist (never created)."""
+def open_archive(location: str, config: GateConfig | None = None) -> Archive:
+    """The archive to read; NoArchiveError when it does not exist (never created).
+    `config`: the gate.yaml in use, whose `table:` history and baselines then read."""
     from pytest_model_gate.archive.manager import open_archive as open_existing
 
-    return open_existing(location)
+    return open_existing(location, config=config)

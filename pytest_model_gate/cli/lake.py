@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from pytest_model_gate.archive.lake import LakeTable, parse_age, table_url
@@ -30,23 +29,16 @@ class _Refused(ArchiveError):
     """A request refused before anything was touched (bad input, exit 2)."""
 
 
-def _is_url(value: str) -> bool:
-    return "://" in value
-
-
 def table_location(args: argparse.Namespace) -> str:
     """--table, else gate.yaml's `table` (relative paths against gate.yaml's folder)."""
     if args.table:
         return str(args.table)
     settings = query_settings(args)
     archive = str(args.archive or settings.archive or DEFAULT_ARCHIVE)
-    url = table_url(archive, settings.config.table)
+    url = table_url(archive, settings.config.table)  # a relative path: resolved on load
     if url is None:
         raise _Refused("no lake table: set `table: true` (or a URL) in gate.yaml, "
                        "or pass --table URL")
-    if not _is_url(url) and not Path(url).is_absolute() and settings.config_path is not None \
-            and settings.config.table is not True:
-        url = str(settings.config_path.parent / url)
     return url
 
 

@@ -488,6 +488,13 @@ def load_config(path: str | Path) -> GateConfig:
                           line=mark.line + 1 if mark is not None else None) from None
     config = parse_config(data, file=file, lines=lines)
     config._warnings = tuple(config_warnings(config, file=file, lines=lines))
+    if isinstance(config.table, str) and "://" not in config.table \
+            and not Path(config.table).is_absolute():
+        # a relative `table:` path names a folder next to this file, for the plugin, the
+        # CLI and the API alike (archive/report paths are resolved by the settings, which
+        # also weigh the command line; `table` is only ever set here)
+        table = str(Path(file).absolute().parent / config.table)
+        config = config.model_copy(update={"table": table})
     return config
 
 

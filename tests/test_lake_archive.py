@@ -26,7 +26,6 @@ from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive import index as archive_index
 from pytest_model_gate.archive.lake import LakeTable
 from pytest_model_gate.core.config import GateConfig, load_config, parse_config
-from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
 
 TESTS = Path(__file__).resolve().parent
@@ -150,7 +149,7 @@ def test_api_failed_append_warns_and_keeps_the_run(tmp_path: Path) -> None:
         run = archive.archive_training_run(make_summary(2, 0))
     message = str(caught[0].message)
     assert "\n" not in message
-    assert message.startswith(f"lake table not written: cannot ") and str(
+    assert message.startswith("lake table not written: cannot ") and str(
         tmp_path / "blocked") in message
     assert message.endswith(f"(run {run.run_id} is archived; `model-gate reindex` adds "
                             "its rows)")
@@ -201,7 +200,7 @@ def test_cli_check_failed_append_exits_3_and_reindex_backfills(tmp_path: Path) -
     assert result.returncode == 3
     errors = [ln for ln in result.stderr.splitlines() if "lake table" in ln]
     assert len(errors) == 1 and errors[0].startswith(
-        f"model-gate: error: lake table not written: cannot ")
+        "model-gate: error: lake table not written: cannot ")
     assert str(tmp_path / "tbl") in errors[0] and errors[0].endswith(
         "is archived; `model-gate reindex` adds its rows)")
     runs = json.loads(_cli(tmp_path, "runs", "--format", "json").stdout)
@@ -272,3 +271,38 @@ def test_plugin_without_the_lake_extra(pytester: pytest.Pytester) -> None:
             "pyarrow (deltalake is missing): pip install pytest-model-gate[lake]") in err
     assert not (pytester.path / "arch").exists()
     assert not (pytester.path / "model-gate-report.md").exists()
+
+
+# --- reindex back-fills what a killed writer left out ---------------------------------------
+
+def _check_killed_writer(location: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+    first = subprocess.run([sys.executable, "-m", "lake_support", "archive", location, "8",
+                            "2"], env=env, cwd=TESTS, text=True, capture_output=True,
+                           timeout=180)
+    assert first.returncode == 0, first.stderr
+    killed = subprocess.run([sys.executable, "-m", "lake_support", "archive", location, "9",
+                             "1", "--die-at-append"], env=env, cwd=TESTS, text=True,
+                            capture_output=True, timeout=180)
+    assert killed.returncode == -9  # SIGKILL between its commit and its table append
+    on = TrainingArchiveManager(location, config=parse_config({"table": True}))
+    off = TrainingArchiveManager(location)
+    committed = off.run_ids()
+    assert len(committed) == 3  # the killed writer's run is committed
+    assert on.table is not None and on.table.run_ids() == set(committed[:2])
+    assert on.reindex() == 3
+    assert on.table.run_ids() == set(committed)
+    rows = [r for r in on.table.rows() if r["run_id"] == committed[2]]
+    assert [r["seq"] for r in rows] == [2] * 5 and rows[0]["committed_at"] is not None
+    for model in MODELS:
+        assert on.get_model_history(model) == off.get_model_history(model)
+    assert on.reindex() == 3 and len(on.table.rows()) == 15  # nothing doubled
+
+
+def test_reindex_backfills_a_run_whose_writer_was_killed(tmp_path: Path) -> None:
+    _check_killed_writer(str(tmp_path / "arch"))
+
+
+@pytest.mark.slow
+def test_reindex_backfills_a_run_whose_writer_was_killed_s3(s3_url: str) -> None:
+    _check_killed_writer(s3_url)

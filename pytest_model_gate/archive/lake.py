@@ -2,7 +2,7 @@
 
 Spark, Trino, Databricks, DuckDB and Polars read a Delta table as is, so a team's gate history
 is a table its engines already read. The table is derived from the archive: rows are appended
-after a run commits, and `backfill` merges (on run_id) any run the table lacks, so a writer
+after a run commits, and `backfill` adds (by run_id) any run the table lacks, so a writer
 that died between its commit and its append loses nothing.
 
 Concurrency is delta-rs's own: each append is one optimistic Delta commit (put-if-absent of
@@ -251,40 +251,29 @@ class LakeTable:
                            f"{COMMIT_ATTEMPTS} attempts")
 
     def backfill(self, runs: Iterable[LakeRun]) -> list[str]:
-        """Merge the rows of runs the table lacks (on run_id and model_id): the repair after
-        a writer died between its run's commit and its append. Returns the runs added."""
+        """Add the rows of runs the table lacks (by run_id): the repair after a writer died
+        between its run's commit and its append. Returns the runs added.
+
+        An append of the missing runs, not a Delta MERGE: delta-rs's merge writes string
+        columns as string_view, which pyarrow's filtered scans then cannot compare with a
+        string. A writer appending the same run at the same moment (alive, yet slower than
+        this reindex) can double its rows; readers keep one row per (run, model)."""
         runs = list(runs)
         have = self.run_ids()
         missing = [r for r in runs if r.run_id not in have]
         rows = [row for run in missing for row in rows_of(run)]
         if not rows:
             return []
-        dl = _deltalake()
-        data = _arrow(rows)
-        dt = self._open()
-        if dt is None:
-            self._write(data)
-            return [r.run_id for r in missing]
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                (dt.merge(data, predicate="t.run_id = s.run_id AND t.model_id = s.model_id",
-                          source_alias="s", target_alias="t")
-                   .when_not_matched_insert_all().execute())
-                return [r.run_id for r in missing]
-            except dl.exceptions.CommitFailedError:
-                time.sleep(min(0.5, 0.01 * 2 ** attempt))
-                dt.update_incremental()
-            except (OSError, dl.exceptions.DeltaError) as exc:
-                raise ArchiveError(f"cannot write table {self.url}: "
-                                   f"{_first_line(exc)}") from None
-        raise ArchiveError(f"cannot write table {self.url}: no merge in "
-                           f"{COMMIT_ATTEMPTS} attempts")
+        self._write(_arrow(rows))
+        return [r.run_id for r in missing]
 
     # -- reading --------------------------------------------------------------------------
 
     def _read(self, filters: Sequence[tuple[str, str, Any]] | None = None,
               columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         dl = _deltalake()
+        import pyarrow as pa
+
         dt = self._open()
         if dt is None:
             return []
@@ -292,10 +281,10 @@ class LakeTable:
             # a single-threaded scan: pyarrow's scan threads calling back into delta-rs's
             # Python file system intermittently abort the process at exit ("terminate called
             # without an active exception") with deltalake 1.x and pyarrow 25
-            table = dt.to_pyarrow_dataset().to_table(
+            table = dt.to_pyarrow_dataset(schema=_schema()).to_table(
                 filter=_expression(filters), columns=list(columns) if columns else None,
                 use_threads=False)
-        except (OSError, dl.exceptions.DeltaError) as exc:
+        except (OSError, dl.exceptions.DeltaError, pa.ArrowException) as exc:
             raise ArchiveError(f"cannot read table {self.url}: {_first_line(exc)}") from None
         rows: list[dict[str, Any]] = table.to_pylist()
         for r in rows:
@@ -403,14 +392,19 @@ class LakeTable:
               yes: bool = False, now: datetime | None = None) -> list[str]:
         """Delete the rows of runs older than a limit (or all but the newest `keep`), then
         vacuum; a prune that would remove every run is refused unless yes=True."""
-        dl = _deltalake()
         victims, total = self.prune_selection(older_than=older_than, keep=keep, now=now)
         if not victims:
             return []
         if len(victims) == total and not yes:
             raise ArchiveError(f"prune would remove all {total} runs of table {self.url}; "
                                f"pass --yes (yes=True) to remove them")
-        self.delete_runs(victims)
+        self.remove_runs(victims)
+        return victims
+
+    def remove_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the rows of these runs, then vacuum (the archive's prune calls this)."""
+        dl = _deltalake()
+        self.delete_runs(run_ids)
         dt = self._open()
         try:
             if dt is not None:
@@ -419,7 +413,6 @@ class LakeTable:
         except (OSError, dl.exceptions.DeltaError) as exc:
             raise ArchiveError(f"cannot vacuum table {self.url}: "
                                f"{_first_line(exc)}") from None
-        return victims
 
     def delete_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the rows of these runs (one Delta commit, retried on conflicts)."""
@@ -479,7 +472,7 @@ def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (run, model): a merge racing an append may not double a run, but a
+    """One row per (run, model): a back-fill racing an append may double a run, but a
     reader never shows it twice either way."""
     seen: set[tuple[str, str]] = set()
     out = []

@@ -3,7 +3,7 @@ run, history and baselines read from the table, and `reindex`'s back-fill.
 
 The table is derived from the commit log: rows are appended after a run commits, readers keep
 only rows of runs the log holds (so a pruned run whose rows are still there never shows) and
-order them by the log, and `reindex` merges the rows of any committed run the table lacks.
+order them by the log, and `reindex` adds the rows of any committed run the table lacks.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
 
-BACKFILL_BATCH = 256  # run documents read (and rows merged) at once by reindex
+BACKFILL_BATCH = 256  # run documents read (and rows added) at once by reindex
 
 
 def archive_table(archive_dir: str, config: GateConfig) -> LakeTable | None:

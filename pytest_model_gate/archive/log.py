@@ -15,6 +15,11 @@ hint, the checkpoint and the entries after it: a constant number of objects howe
 the archive holds. The hint and checkpoints are derived: a missing or damaged one only costs
 reads (readers fall back to an older checkpoint, or to entry 0).
 
+A prune (`model-gate prune`) is an entry too, of kind "prune": the run ids it removes, its
+reason and time, at the next number. Every reader drops those runs from then on (a prune entry
+comes after every run it names, so any suffix of the log that holds a pruned run holds its
+prune entry).
+
 Archives written before the log (records in index.d/ only) are migrated by the first writer or
 `reindex`: their committed runs become entries 0..n-1 in run-id order (their old order). The
 same order from every migrator makes concurrent migrations agree entry by entry.
@@ -43,6 +48,7 @@ CHECKPOINT_EVERY = 32
 PROBE_BATCH = 8  # entries read at once while looking for the end of the log
 _WIDTH = 20
 _CHECKPOINT_RE = re.compile(r"^(\d{20})\.checkpoint\.json$")
+PRUNE = "prune"  # the `kind` of a prune entry (run entries have none)
 
 
 def entry_key(seq: int) -> str:
@@ -55,6 +61,13 @@ def checkpoint_key(seq: int) -> str:
 
 def _record(obj: Any, seq: int) -> dict[str, Any] | None:
     """A log entry's record when well formed (a damaged entry still holds its number)."""
+    if isinstance(obj, dict) and obj.get("kind") == PRUNE:
+        ids = obj.get("run_ids")
+        if not isinstance(ids, list) or not all(isinstance(r, str) and RUN_ID_RE.match(r)
+                                                 for r in ids):
+            return None
+        obj["seq"] = seq
+        return obj
     if not isinstance(obj, dict) or not isinstance(obj.get("run_id"), str) \
             or not RUN_ID_RE.match(obj["run_id"]):
         return None
@@ -81,14 +94,19 @@ class CommitLog:
 
     def records(self) -> list[dict[str, Any]]:
         """One record per committed run, in commit order (a run appended twice, by its writer
-        and by a `reindex` that adopted it, counts at its first entry)."""
-        seen: set[str] = set()
+        and by a `reindex` that adopted it, counts at its first entry); pruned runs left out."""
+        seen = self.pruned()
         out = []
         for rec in self.entries:
-            if rec is not None and rec["run_id"] not in seen:
+            if rec is not None and rec.get("kind") != PRUNE and rec["run_id"] not in seen:
                 seen.add(rec["run_id"])
                 out.append(rec)
         return out
+
+    def pruned(self) -> set[str]:
+        """Run ids removed by the prune entries read."""
+        return {r for rec in self.entries if rec is not None and rec.get("kind") == PRUNE
+                for r in rec["run_ids"]}
 
     def positions(self) -> dict[str, int]:
         """run id -> its commit sequence number."""
@@ -164,7 +182,7 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
         # the entries we have not seen yet (another writer's) come first
         _read_tail(storage, log, log.next_seq)
         for rec in log.entries:
-            if rec is not None and rec["run_id"] == run_id:
+            if rec is not None and rec.get("run_id") == run_id:
                 return int(rec["seq"])
         seq = log.next_seq
         body = dict(record)
@@ -178,6 +196,31 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
                 log.add(seq, _record(load_json_or_none(storage.read(entry_key(seq))), seq))
             if log.next_seq == seq:
                 log.add(seq, None)  # unreadable: it still holds its number
+            continue
+        log.add(seq, body)
+        if (seq + 1) % CHECKPOINT_EVERY == 0:
+            with contextlib.suppress(Exception):  # derived: readers fall back to entries
+                write_checkpoint(storage, log, seq)
+        return seq
+
+
+def append_prune(storage: Storage, log: CommitLog, run_ids: Iterable[str], reason: str,
+                 created: str) -> int:
+    """Append a prune entry (these runs are removed from then on) at the next number, as
+    `append` does; returns its number."""
+    body: dict[str, Any] = {"kind": PRUNE, "run_ids": sorted(run_ids), "reason": reason,
+                            "created": created}
+    while True:
+        _read_tail(storage, log, log.next_seq)
+        seq = log.next_seq
+        body["seq"] = seq
+        try:
+            storage.create(entry_key(seq), dump_line(body) + b"\n")
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                log.add(seq, _record(load_json_or_none(storage.read(entry_key(seq))), seq))
+            if log.next_seq == seq:
+                log.add(seq, None)
             continue
         log.add(seq, body)
         if (seq + 1) % CHECKPOINT_EVERY == 0:
@@ -203,7 +246,7 @@ def write_checkpoint(storage: Storage, log: CommitLog, seq: int) -> None:
 def migrate(storage: Storage, log: CommitLog, records: Iterable[Mapping[str, Any]]) -> None:
     """Append committed runs the log lacks (an archive from before the log, or runs whose
     writer died between its commit record and its entry), in run-id order."""
-    have = set(log.positions())
+    have = set(log.positions()) | log.pruned()  # a pruned run is never adopted again
     for rec in sorted(records, key=lambda r: str(r["run_id"])):
         if rec["run_id"] not in have:
             append(storage, log, {k: v for k, v in rec.items() if k != "seq"})

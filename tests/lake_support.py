@@ -1,4 +1,13 @@
-"""Run documents for the lake table tests, and a writer process (python -m lake_support)."""
+"""Run documents for the lake table tests, and writer processes (python -m lake_support).
+
+    python -m lake_support URL WRITER RUNS MODELS [compact]      rows straight to a table
+    python -m lake_support archive ARCHIVE WRITER RUNS [--die-at-append] [--table URL|--no-table]
+        archive RUNS distinct summaries through the API with gate.yaml `table: true` (or the
+        URL); prints each committed run id. --die-at-append: SIGKILL itself when the first
+        run's table append starts (committed in the archive, not yet in the table).
+    python -m lake_support prune ARCHIVE --die-after-entry KEEP
+        prune all but the newest KEEP runs, SIGKILLed right after the prune's log entry.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +56,54 @@ def run(n: int, models: int = 5, *, writer: int = 0, age_days: float = 0.0,
                                      noisy=noisy))
 
 
+def archive_main(argv: list[str]) -> None:
+    import os
+    import signal
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from archive_writer import make_summary
+
+    from pytest_model_gate.api import TrainingArchiveManager
+    from pytest_model_gate.core.config import parse_config
+
+    location, writer, runs = argv[0], int(argv[1]), int(argv[2])
+    table: bool | str = argv[argv.index("--table") + 1] if "--table" in argv else True
+    if "--no-table" in argv:
+        table = False
+    if "--die-at-append" in argv:
+        def die(self: LakeTable, *args: object, **kw: object) -> int:
+            os.kill(os.getpid(), signal.SIGKILL)
+            return 0
+
+        LakeTable.append = die  # type: ignore[method-assign]
+    archive = TrainingArchiveManager(location, config=parse_config({"table": table}))
+    print("ready", flush=True)
+    for i in range(runs):
+        print(archive.archive_training_run(make_summary(writer, i)).run_id, flush=True)
+
+
+def prune_main(argv: list[str]) -> None:
+    import os
+    import signal
+
+    from pytest_model_gate.archive import prune as prune_mod
+    from pytest_model_gate.archive.manager import Archive
+
+    def die(*args: object, **kw: object) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    prune_mod.finish_prune = die  # type: ignore[assignment]
+    Archive(argv[0]).prune(keep=int(argv[2]))
+
+
 def main(argv: list[str]) -> None:
     """lake_support URL WRITER RUNS MODELS [compact]: append RUNS runs one commit each."""
+    if argv[0] == "archive":
+        archive_main(argv[1:])
+        return
+    if argv[0] == "prune":
+        prune_main(argv[1:])
+        return
     url, writer, runs, models = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     table = LakeTable(url)
     if len(argv) > 4 and argv[4] == "compact":

@@ -14,9 +14,12 @@ import pytest
 pytest.importorskip("deltalake", reason="the lake table needs the `lake` extra (deltalake)")
 pytest.importorskip("pyarrow", reason="the lake table needs the `lake` extra (pyarrow)")
 
+from archive_writer import make_summary
 from lake_support import run
 
+from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive.lake import LakeTable
+from pytest_model_gate.core.config import parse_config
 
 NOW = datetime.now(timezone.utc) - timedelta(hours=1)
 CLI = [sys.executable, "-m", "pytest_model_gate.cli"]
@@ -44,25 +47,18 @@ def test_compact_reads_gate_yaml_table_true(tmp_path: Path) -> None:
     assert len(table.rows()) == 20
 
 
-def test_prune_keep_and_older_than(tmp_path: Path) -> None:
-    table = _table(tmp_path / "t", 5)
-    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--older-than", "180d")
+def test_prune_table_option(tmp_path: Path) -> None:
+    """--table names the table whose rows a prune of the archive removes (the archive and
+    gate.yaml's `table:` are covered in test_prune.py)."""
+    url = str(tmp_path / "t")
+    archive = TrainingArchiveManager(tmp_path / "arch", config=parse_config({"table": url}))
+    ids = [archive.archive_training_run(make_summary(5, i)).run_id for i in range(3)]
+    result = _cli(tmp_path, "prune", "--archive", str(tmp_path / "arch"), "--table", url,
+                  "--keep", "1")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"pruned {tmp_path / 't'}: removed 2 of 5 runs\n"
-    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "1")
-    assert result.stdout == f"pruned {tmp_path / 't'}: removed 2 of 3 runs\n"
-    assert table.run_ids() == {run(4).run_id}
-
-
-def test_prune_everything_needs_yes(tmp_path: Path) -> None:
-    table = _table(tmp_path / "t", 3)
-    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "0")
-    assert result.returncode == 2
-    assert result.stderr == (f"model-gate: error: prune would remove all 3 runs of table "
-                             f"{tmp_path / 't'}; pass --yes to remove them\n")
-    assert len(table.run_ids()) == 3
-    result = _cli(tmp_path, "prune", "--table", str(tmp_path / "t"), "--keep", "0", "--yes")
-    assert result.returncode == 0 and table.run_ids() == set()
+    assert result.stdout == (f"pruned {tmp_path / 'arch'}: removed 2 of 3 runs (commit log "
+                             f"entry 3); table {url} vacuumed\n")
+    assert LakeTable(url).run_ids() == {ids[-1]}
 
 
 def test_bad_limits_and_no_table(tmp_path: Path) -> None:

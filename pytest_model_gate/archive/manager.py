@@ -44,6 +44,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pytest_model_gate.archive.baselines import baseline_values
@@ -92,6 +93,13 @@ from pytest_model_gate.archive.log import (
     log_scan,
     migrate,
     read_log,
+)
+from pytest_model_gate.archive.prune import (
+    PruneResult,
+    finish_prune,
+    reason_of,
+    remove_runs,
+    select_runs,
 )
 from pytest_model_gate.archive.storage import Storage, open_storage, translate_errors
 from pytest_model_gate.archive.views import (
@@ -580,6 +588,32 @@ class Archive:
 
     # -- maintenance --------------------------------------------------------------------
 
+    def prune(self, *, older_than: timedelta | None = None, keep: int | None = None,
+              yes: bool = False, now: datetime | None = None) -> PruneResult:
+        """Remove runs committed before `now - older_than` (or all but the newest `keep`),
+        never the newest: a prune entry in the commit log first (every reader drops them),
+        then their commit records become tombstones and their folders go; then index.json and
+        the views are rebuilt, and the lake table (when on) loses their rows and is
+        vacuumed. A limit that selects every run is refused (PruneRefused) unless yes."""
+        s = self.storage
+        with translate_errors(self.location, "prune"):
+            log = read_log(s)
+            scan = log_scan(s, log)
+            records = [scan.record(r) for r in scan.ids]
+            victims = select_runs(records, self.location, older_than=older_than, keep=keep,
+                                  yes=yes, now=now)
+            seq = remove_runs(s, log, victims, reason_of(older_than, keep, now)) \
+                if victims else None
+        kept = len(records) - len(victims)
+        if victims:
+            self.reindex()  # index.json and the views without the pruned runs
+        if self.table is None:
+            return PruneResult(victims, kept, seq)
+        with translate_errors(self.location, "read"):
+            pruned = read_log(s).pruned()
+        self.table.remove_runs(sorted(set(victims) | (self.table.run_ids() & pruned)))
+        return PruneResult(victims, kept, seq, self.table.url)
+
     def reindex(self, *, temp_max_age: float = 3600.0) -> int:
         """Rebuild index.json (and local views) from index.d/; claim and remove run folders
         without a commit record; remove leftover temp files. Returns the number of runs."""
@@ -630,7 +664,14 @@ class Archive:
                                   SHARDS, *sorted(records)], temp_max_age)
             # the commit log holds every committed run: an archive from before the log is
             # migrated, a run whose writer died between its record and its entry adopted
-            migrate(s, read_log(s), records.values())
+            log = read_log(s)
+            left = log.pruned() & (set(records) | {e.name for e in root})
+            if left:  # a prune killed after its log entry: finish it
+                finish_prune(s, sorted(left))
+                for rid in left:
+                    tombstones[rid] = {"run_id": rid, "abandoned": True, "reason": "pruned"}
+                    records.pop(rid, None)
+            migrate(s, log, records.values())
             lines = {r: dump_line(index_record(rec)) for r, rec in records.items()}
             lines.update({r: dump_line(index_record(rec)) for r, rec in tombstones.items()})
             s.replace(INDEX, index_bytes(lines))

@@ -64,6 +64,7 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
     assert len(set(ids)) == len(ids)
     files = all_files(manager)
     entries = sorted(k for k in files if k.startswith("log/0") and "checkpoint" not in k)
+    logged: list[str] = []
     if entries:  # the order is the commit log's: entry n holds the n-th run (first wins)
         assert entries == [f"log/{n:020d}.json" for n in range(len(entries))], "log gap"
         logged = [json.loads(files[k])["run_id"] for k in entries]
@@ -102,11 +103,16 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
             lines = data.split(b"\n")
             if strict:
                 assert lines[-1] == b"", f"{key}: torn last line"
+            seqs = []
             for line in lines[:-1]:
-                if name.endswith(".log"):
-                    assert RUN_ID_RE.match(line.decode()), key
+                if name.endswith(".log"):  # projected.log: "run_id seq", in commit order
+                    rid, seq = line.decode().split(" ")
+                    assert RUN_ID_RE.match(rid), key
+                    assert not entries or logged[int(seq)] == rid, key
+                    seqs.append(int(seq))
                 else:
-                    json.loads(line)
+                    seqs.append(json.loads(line)["seq"])
+            assert seqs == sorted(seqs), f"{key}: not in commit order"
         elif name.endswith(".md"):
             data.decode("utf-8")
     if strict:

@@ -63,21 +63,21 @@ def _install_crash(after: int, rng: random.Random) -> None:
         return wrapped
 
     def wrap_append(orig: Any) -> Any:
-        def wrapped(path: Path, lines: Any) -> None:
+        def wrapped(path: Path, lines: Any, *rest: Any) -> None:
             if tick():
                 if rng.random() < 0.7 and lines:
                     with open(path, "ab") as f:  # a torn line at the end of the file
                         blob = b"".join(line + b"\n" for line in lines)
                         f.write(blob[: max(1, len(blob) - 7)])
                 die()
-            orig(path, lines)
+            orig(path, lines, *rest)
         return wrapped
 
     storage.LocalStorage.create = wrap_write(storage.LocalStorage.create)  # type: ignore[method-assign]
     storage.LocalStorage.replace = wrap_write(storage.LocalStorage.replace)  # type: ignore[method-assign]
     storage.FsspecStorage.create = wrap_write(storage.FsspecStorage.create)  # type: ignore[method-assign]
     storage.FsspecStorage.replace = wrap_write(storage.FsspecStorage.replace)  # type: ignore[method-assign]
-    archive_views._append_sorted = wrap_append(archive_views._append_sorted)  # type: ignore[assignment]
+    archive_views._append_after = wrap_append(archive_views._append_after)  # type: ignore[assignment]
     archive_views._append_lines = wrap_append(archive_views._append_lines)  # type: ignore[assignment]
 
 

@@ -398,8 +398,9 @@ def test_history_views_match_documents(tmp_path: Path) -> None:
     manager = TrainingArchiveManager(tmp_path / "a")
     for i in range(6):
         manager.archive_training_run(make_summary(1, i))
-    views = tmp_path / "a" / "views" / "v2"
-    assert (views / "projected.log").read_text().split() == manager.run_ids()
+    views = tmp_path / "a" / "views" / "v3"
+    assert (views / "projected.log").read_text().splitlines() == \
+        [f"{r} {i}" for i, r in enumerate(manager.run_ids())]
     symbols = json.loads((views / "symbols.json").read_text())["symbols"]
     assert symbols["AAPL"] == ["AAPL_0H"]
     expected = expected_history(manager)
@@ -422,10 +423,10 @@ def test_history_views_match_documents(tmp_path: Path) -> None:
     check_archive(manager, strict=True)
 
 
-def test_shards_stay_sorted_when_runs_commit_out_of_order(tmp_path: Path) -> None:
+def test_shards_follow_the_commit_order_not_run_ids(tmp_path: Path) -> None:
     manager = TrainingArchiveManager(tmp_path / "a")
     late = manager.archive_training_run(make_summary(2, 0))
-    # a run with an older id committed after: its lines are merged in order, not appended
+    # a run with an older id committed after: its lines come after, by its commit number
     early_id = "20000101T000000.000000Z-000000"
     doc = dict(manager.load_document(late.run_id), run_id=early_id)
     s = manager.storage
@@ -439,9 +440,12 @@ def test_shards_stay_sorted_when_runs_commit_out_of_order(tmp_path: Path) -> Non
     manager.reindex()  # a record without a commit-log entry is adopted at the log's end
     assert manager.run_ids()[-1] == early_id
     manager.archive_training_run(make_summary(2, 2))
-    for shard in (tmp_path / "a" / "views" / "v2" / "shards").iterdir():
-        ids = [json.loads(line)["run_id"] for line in shard.read_bytes().splitlines()]
-        assert ids == sorted(ids) and ids[0] == early_id
+    order = manager.run_ids()
+    for shard in (tmp_path / "a" / "views" / "v3" / "shards").iterdir():
+        lines = [json.loads(line) for line in shard.read_bytes().splitlines()]
+        ids = [e["run_id"] for e in lines]
+        assert [e["seq"] for e in lines] == sorted(order.index(r) for r in ids)  # commit order
+        assert early_id in ids and ids[-1] != early_id
     check_archive(manager, strict=True)
 
 

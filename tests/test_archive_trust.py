@@ -117,9 +117,9 @@ def _tree(path: Path) -> dict[str, bytes]:
 def outside(tmp_path: Path) -> Path:
     """A folder outside the archive that a planted symlink points at."""
     d = tmp_path / "DIR"
-    (d / "v2" / "shards").mkdir(parents=True)
-    (d / "v2" / "projected.log").write_bytes(b"precious\n")
-    (d / "v2" / "shards" / "00.jsonl").write_bytes(b"precious\n")
+    (d / "v3" / "shards").mkdir(parents=True)
+    (d / "v3" / "projected.log").write_bytes(b"precious\n")
+    (d / "v3" / "shards" / "00.jsonl").write_bytes(b"precious\n")
     (d / "keep.txt").write_bytes(b"precious\n")
     return d
 
@@ -175,7 +175,7 @@ def test_index_d_symlink_writer_refuses_and_dir_is_untouched(tmp_path: Path,
 
 
 @posix_only
-@pytest.mark.parametrize("planted", ["views/v2/projected.log", "views/v2/shards/{shard}",
+@pytest.mark.parametrize("planted", ["views/v3/projected.log", "views/v3/shards/{shard}",
                                      ".index.lock", "index.json"])
 def test_appended_or_replaced_file_that_is_a_symlink(tmp_path: Path, outside: Path,
                                                      planted: str) -> None:

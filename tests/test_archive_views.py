@@ -1,4 +1,5 @@
-"""The local history views (format 2: model ids bucketed into a fixed number of shard files)."""
+"""The local history views (format 3: model ids bucketed into a fixed number of shard files,
+lines in commit order with their run's `seq`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from archive_checks import check_archive, expected_history
+from archive_writer import make_summary
 
 from pytest_model_gate import pipeline as runner
 from pytest_model_gate.api import TrainingArchiveManager
@@ -21,7 +23,7 @@ from pytest_model_gate.archive.storage import LocalStorage
 from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.report import markdown as report
 
-V2 = Path("views") / "v2"
+V3 = Path("views") / "v3"
 
 
 def summary(models: dict[str, str], seed: int) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def history_by_model(manager: TrainingArchiveManager) -> dict[str, list[dict[str
     for entries in expected_history(manager).values():
         for e in entries:
             out.setdefault(e["model_id"], []).append(e)
-    return {m: sorted(v, key=lambda e: e["run_id"]) for m, v in out.items()}
+    return out  # commit order (expected_history walks the runs in it)
 
 
 def assert_baselines_match_documents(manager: TrainingArchiveManager, models: list[str],
@@ -75,18 +77,18 @@ def test_a_run_appends_to_a_bounded_number_of_files(tmp_path: Path,
     manager = TrainingArchiveManager(tmp_path / "a")
     models = {f"M{i}_1H": f"M{i}" for i in range(300)}
     appends: list[Path] = []
-    real = archive_views._append_sorted
+    real = archive_views._append_after
 
-    def counting(path: Path, lines: Any) -> None:
+    def counting(path: Path, lines: Any, newest: int) -> None:
         appends.append(path)
-        real(path, lines)
+        real(path, lines, newest)
 
-    monkeypatch.setattr(archive_views, "_append_sorted", counting)
+    monkeypatch.setattr(archive_views, "_append_after", counting)
     for seed in range(3):
         manager.archive_training_run(summary(models, seed))
         assert len(appends) == len(set(appends)) == archive_views.SHARD_COUNT
         appends.clear()
-    shards = list((tmp_path / "a" / V2 / "shards").iterdir())
+    shards = list((tmp_path / "a" / V3 / "shards").iterdir())
     assert len(shards) == archive_views.SHARD_COUNT
     expected = history_by_model(manager)
     for mid in ("M0_1H", "M17_1H", "M299_1H"):
@@ -113,9 +115,9 @@ def test_models_sharing_a_bucket_are_told_apart(tmp_path: Path) -> None:
     sha = runs[3].document["summary"]["sha256"]
     assert_baselines_match_documents(manager, list(models), cutoff_sha=sha)
     # runs the views do not cover yet (projection log cut): shard lines and documents merge
-    log = tmp_path / "a" / V2 / "projected.log"
-    ids = log.read_text().split()
-    log.write_text("".join(f"{r}\n" for r in ids[:5]))
+    log = tmp_path / "a" / V3 / "projected.log"
+    lines = log.read_text().splitlines()
+    log.write_text("".join(f"{line}\n" for line in lines[:5]))
     for mid in models:
         assert manager.get_model_history(mid) == expected[mid]
     assert_baselines_match_documents(manager, list(models))
@@ -141,48 +143,76 @@ def test_baselines_read_buckets_from_their_end(tmp_path: Path,
     assert all(manager.get_model_history(m) == expected[m] for m in same)
 
 
+def _projected(s: LocalStorage, pairs: list[tuple[str, int]]) -> archive_views.Projected:
+    (s.root / archive_views.PROJECTED).parent.mkdir(parents=True, exist_ok=True)
+    s.path(archive_views.PROJECTED).write_text("".join(f"{r} {n}\n" for r, n in pairs))
+    return archive_views.Projected(s)
+
+
 def test_reader_skips_torn_and_handles_long_lines(tmp_path: Path) -> None:
     s = LocalStorage(tmp_path)
     mid = "M"
     key = archive_views.shard_key(mid)
-    rids = [f"20260101T0000{i:02d}.000000Z-00000{i % 10}" for i in range(12)]
+    # run ids out of order (a writer's clock): the commit number orders lines, not the id
+    rids = [f"20260101T0000{(37 * i) % 60:02d}.000000Z-00000{i % 10}" for i in range(12)]
     lines = []
     for i, rid in enumerate(rids):
         flags = ["F" * 50_000] if i in (3, 4, 9) else []  # lines longer than a read block
-        lines.append(dump_line({"run_id": rid, "model_id": mid, "i": 0, "symbol": "S",
-                                "classification": "APPROVED", "flags": flags,
+        lines.append(dump_line({"run_id": rid, "model_id": mid, "seq": i, "i": 0,
+                                "symbol": "S", "classification": "APPROVED", "flags": flags,
                                 "metrics": {"m": i}}))
     (tmp_path / archive_views.SHARDS).mkdir(parents=True)
     s.path(key).write_bytes(b"".join(ln + b"\n" for ln in lines) + lines[0][:70_000])
-    projected = set(rids) - {rids[5]}
+    projected = _projected(s, [(r, i) for i, r in enumerate(rids) if i != 5])
     batches = list(archive_views.shard_batches_newest_first(s, key, [mid], projected))
     got = [e["metrics"]["m"] for entries, _ in batches for e in entries]
     assert got == [i for i in reversed(range(12)) if i != 5]
     assert batches[-1][1] is None
     bounds = [b for _, b in batches[:-1]]
-    assert bounds == sorted(bounds, reverse=True) and all(b in rids for b in bounds)
-    entries = archive_views.shard_entries(s, [mid, "other"], projected)
+    assert bounds == sorted(bounds, reverse=True) and all(b in range(12) for b in bounds)
+    for entries, bound in [b for b in batches[:-1]]:  # nothing unread above the bound
+        assert bound is not None and all(e["seq"] >= bound for e in entries)
+    entries = archive_views.shard_entries(s, [mid, "other"], _projected(
+        s, [(r, i) for i, r in enumerate(rids) if i != 5]))
     assert [e["metrics"]["m"] for e in entries] == [i for i in range(12) if i != 5]
+    # a line whose run is projected under another number is not trusted
+    wrong = _projected(s, [(r, i + 1) for i, r in enumerate(rids)])
+    assert archive_views.shard_entries(s, [mid], wrong) == []
 
 
-def test_append_sorted_merges_only_the_tail(tmp_path: Path) -> None:
+def test_projected_is_read_from_its_end(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_views, "_PROJECTED_BLOCK", 200)
+    s = LocalStorage(tmp_path)
+    rids = [f"20260101T000000.{i:06d}Z-000000" for i in range(300)]
+    projected = _projected(s, [(r, i) for i, r in enumerate(rids) if i % 7])
+    with open(s.path(archive_views.PROJECTED), "a") as f:
+        f.write(f"{rids[0]} 9")  # a torn last line: never read
+    projected = archive_views.Projected(s)
+    assert projected.newest == 299 and len(projected.runs) < 20  # only the last block
+    assert projected.covers(rids[298], 298) and not projected.covers(rids[294], 294)
+    assert projected.covers(rids[1], 1) and not projected.covers(rids[0], 0)
+    assert not projected.covers(rids[0], 9)
+    assert len(projected.runs) == len([i for i in range(300) if i % 7])
+
+
+def test_append_after_drops_an_unprojected_tail(tmp_path: Path) -> None:
     path = tmp_path / "shard.jsonl"
-    rids = sorted(f"2026010{d}T000000.000000Z-{i:06x}" for d in range(1, 10) for i in range(300))
 
-    def line(rid: str) -> bytes:
-        return dump_line({"run_id": rid, "model_id": "M", "pad": "x" * 40})
+    def line(n: int) -> bytes:
+        return dump_line({"run_id": f"20260101T000000.{n:06d}Z-000000", "model_id": "M",
+                          "seq": n, "i": 0, "pad": "x" * 40})
 
-    old = [r for j, r in enumerate(rids) if j % 7]
-    path.write_bytes(b"".join(line(r) + b"\n" for r in old) + b'{"run_id": "torn')
+    # runs 0..99 projected; 100..102 appended by a writer killed before projected.log, and a
+    # torn line after them
+    path.write_bytes(b"".join(line(n) + b"\n" for n in range(103)) + b'{"run_id": "torn')
     head = path.read_bytes()[:1000]
-    late = [r for j, r in enumerate(rids) if not j % 7 and j > len(rids) - 100]
-    archive_views._append_sorted(path, [line(r) for r in late] + [line(old[-1])])
+    archive_views._append_after(path, [line(n) for n in (100, 101, 102, 103)], 99)
     data = path.read_bytes()
-    assert data.startswith(head) and data.endswith(b"\n")
-    want = sorted(set(old) | set(late))
-    assert data == b"".join(line(r) + b"\n" for r in want)
-    archive_views._append_sorted(path, [line("20990101T000000.000000Z-000000")])  # in order
-    assert path.read_bytes() == data + line("20990101T000000.000000Z-000000") + b"\n"
+    assert data.startswith(head)
+    assert data == b"".join(line(n) + b"\n" for n in range(104))
+    archive_views._append_after(path, [line(104)], 103)  # the usual case: a plain append
+    assert path.read_bytes() == data + line(104) + b"\n"
     assert not [p for p in tmp_path.iterdir() if p.name != "shard.jsonl"]
 
 
@@ -208,7 +238,7 @@ def test_an_archive_with_format1_views(tmp_path: Path, repair: str) -> None:
         manager.archive_training_run(summary(models, seed))
     import shutil
 
-    shutil.rmtree(root / V2)
+    shutil.rmtree(root / V3)
     _write_format1_views(root, manager.run_ids())
     expected = history_by_model(manager)
     assert manager.get_model_history("A_1") == expected["A_1"]  # from the documents
@@ -221,7 +251,8 @@ def test_an_archive_with_format1_views(tmp_path: Path, repair: str) -> None:
     assert not (root / "views" / "models").exists()
     assert not (root / "views" / "projected.log").exists()
     assert not (root / "views" / "symbols.json").exists()
-    assert (root / V2 / "projected.log").read_text().split() == manager.run_ids()
+    assert (root / V3 / "projected.log").read_text().splitlines() == \
+        [f"{r} {i}" for i, r in enumerate(manager.run_ids())]
     expected = history_by_model(manager)
     assert manager.get_model_history("A_1") == expected["A_1"]
     assert_baselines_match_documents(manager, list(models))
@@ -268,3 +299,38 @@ def test_publish_renders_the_markdown_report_once(tmp_path: Path, count: int,
         assert result.reused == [attempt == 1] * count
         assert result.render_markdown() == text.decode("utf-8")
         assert len(calls) == (3 if count == 2 and attempt == 0 else 1)
+
+
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "archive_v2_views"
+
+
+@pytest.mark.parametrize("repair", ["append", "reindex"])
+def test_an_archive_with_format2_views(tmp_path: Path, repair: str) -> None:
+    """An archive written by the previous release (commit log, views/v2/ sorted by run id,
+    no seq; made with main at b6b3cc7): read right, then its views rebuilt as format 3."""
+    import shutil
+
+    root = tmp_path / "a"
+    shutil.copytree(FIXTURE_V2, root)
+    manager = TrainingArchiveManager(root)
+    runs = manager.run_ids()
+    assert len(runs) == 4 and (root / "views" / "v2" / "projected.log").exists()
+    expected = history_by_model(manager)
+    models = list(expected)
+    for mid in models:  # from the documents: format-2 lines are never read
+        assert manager.get_model_history(mid) == expected[mid]
+        assert manager.get_model_history(mid, last=2) == expected[mid][-2:]
+    assert_baselines_match_documents(manager, models)
+    if repair == "append":
+        manager.archive_training_run(make_summary(0, 9, models=3))  # the first writer
+    else:
+        assert manager.reindex() == 4
+    assert not (root / "views" / "v2").exists()
+    runs = manager.run_ids()
+    assert (root / V3 / "projected.log").read_text().splitlines() == \
+        [f"{r} {i}" for i, r in enumerate(runs)]
+    expected = history_by_model(manager)
+    for mid in models:
+        assert manager.get_model_history(mid) == expected[mid]
+    assert_baselines_match_documents(manager, models)
+    check_archive(manager, strict=repair == "reindex")

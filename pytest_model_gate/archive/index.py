@@ -194,6 +194,12 @@ class Scan:
     _sorted: list[str] | None = None
     # commit order from the log (None: an archive from before the log, ordered by run id)
     order: list[str] | None = None
+    # the log's sequence numbers of the runs in `order` (positions are then these numbers)
+    seqs: dict[str, int] | None = None
+    # False: only the newest runs were read (a tail of the log); `search` finds the older
+    # records of a summary digest
+    complete: bool = True
+    search: Callable[[str], list[dict[str, Any]]] | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -204,10 +210,13 @@ class Scan:
 
     @functools.cached_property
     def _positions(self) -> dict[str, int]:
+        if self.seqs is not None:
+            return self.seqs
         return {r: i for i, r in enumerate(self.ids)}
 
     def positions(self) -> dict[str, int]:
-        """run id -> its place in the commit order (0 = oldest)."""
+        """run id -> its place in the commit order (smaller = older): the log's sequence
+        number, or the place in run-id order for an archive from before the log."""
         return self._positions
 
     def first_position(self, summary_sha: str) -> int | None:
@@ -216,9 +225,12 @@ class Scan:
         return min((pos[r] for r in self.runs_of(summary_sha)), default=None)
 
     def before(self, run_id: str) -> list[str]:
-        """Committed runs before run_id in commit order (all of them for a new run)."""
-        i = self.positions().get(run_id)
-        return self.ids if i is None else self.ids[:i]
+        """Committed runs before run_id in commit order (all of them for a new run; of a
+        tail scan, those it holds)."""
+        if run_id not in self.committed:
+            return self.ids
+        pos = self.positions()
+        return [r for r in self.ids if pos[r] < pos[run_id]]
 
     def record(self, run_id: str) -> dict[str, Any]:
         rec = self.committed[run_id]
@@ -252,6 +264,12 @@ class Scan:
                 if m and m.group(1) in self.committed:
                     found.add(m.group(1))
                 pos = raw.find(needle, pos + 1)
+        if self.search is not None:  # older runs than a tail scan holds
+            for older in self.search(summary_sha):
+                rid = older["run_id"]
+                if rid not in self.committed:
+                    self.committed[rid] = older
+                    self.positions()[rid] = int(older["seq"])
         for rid, rec in self.committed.items():
             if rec is not None and rec.get("summary_sha256") == summary_sha:
                 found.add(rid)

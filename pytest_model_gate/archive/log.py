@@ -2,7 +2,8 @@
 
     log/00000000000000000042.json             one committed run (its record, with "seq": 42)
     log/00000000000000000063.checkpoint.json  every record of entries 0..63, in order
-    log/_last_checkpoint.json                 a hint: the newest checkpoint's number
+    log/_last_checkpoint.json                 a hint: the newest checkpoint's number and
+                                              the records of its newest TAIL runs
 
 A writer that finished its run (files, then its commit record in index.d/) appends it: it
 creates the entry after the last one it read (put-if-absent: `create`), and on a conflict reads
@@ -20,6 +21,12 @@ reason and time, at the next number. Every reader drops those runs from then on 
 comes after every run it names, so any suffix of the log that holds a pruned run holds its
 prune entry).
 
+Most readers want only the newest runs (latest, previous, approved, an append): they read the
+log's *tail* (`read_log(storage, tail=True)`): the hint's records plus the entries after its
+checkpoint, never the full checkpoint. What needs older runs asks for them: `find_summary`
+searches the checkpoint's bytes for a summary digest (one record per line, only matching lines
+parsed), and `full()` reads the whole log.
+
 Archives written before the log (records in index.d/ only) are migrated by the first writer or
 `reindex`: their committed runs become entries 0..n-1 in run-id order (their old order). The
 same order from every migrator makes concurrent migrations agree entry by entry.
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +52,7 @@ from pytest_model_gate.archive.storage import Storage
 LOG = "log"
 HINT = f"{LOG}/_last_checkpoint.json"
 CHECKPOINT_EVERY = 32
+TAIL = 64  # records the hint carries: more than HISTORY_DOCS, and two checkpoints' worth
 PROBE_BATCH = 8  # entries read at once while looking for the end of the log
 _WIDTH = 20
 _CHECKPOINT_RE = re.compile(r"^(\d{20})\.checkpoint\.json$")
@@ -77,19 +85,24 @@ def _record(obj: Any, seq: int) -> dict[str, Any] | None:
 
 @dataclass
 class CommitLog:
-    """The log as read: every entry in order (None for a damaged one) and the next number."""
+    """The log as read: entries start.. in order (None for a damaged one) and the next number.
+
+    A full read has start 0. A tail read (`read_log(..., tail=True)`) starts at the hint's
+    oldest record; `complete` says whether older runs exist at all."""
 
     entries: list[dict[str, Any] | None] = field(default_factory=list)
     checkpoint: int | None = None  # the newest checkpoint read (its seq)
+    start: int = 0
+    complete: bool = True  # no run before `start` (always so when start == 0)
 
     @property
     def next_seq(self) -> int:
-        return len(self.entries)
+        return self.start + len(self.entries)
 
     def add(self, seq: int, record: dict[str, Any] | None) -> None:
-        while len(self.entries) < seq:  # never happens: numbers are taken in order
+        while self.next_seq < seq:  # never happens: numbers are taken in order
             self.entries.append(None)
-        if seq == len(self.entries):
+        if seq == self.next_seq:
             self.entries.append(record)
 
     def records(self) -> list[dict[str, Any]]:
@@ -112,17 +125,85 @@ class CommitLog:
         """run id -> its commit sequence number."""
         return {rec["run_id"]: rec["seq"] for rec in self.records()}
 
+    def full(self, storage: Storage) -> CommitLog:
+        """This log with every entry (itself when it has them; else read whole, once)."""
+        if self.start == 0:
+            return self
+        whole = read_log(storage)
+        self.entries, self.start, self.complete = whole.entries, 0, True
+        self.checkpoint = whole.checkpoint
+        return self
 
-def read_log(storage: Storage) -> CommitLog:
-    """The whole log: the newest checkpoint (by the hint), then the entries after it."""
+    def find_summary(self, storage: Storage, summary_sha: str) -> list[dict[str, Any]]:
+        """The records of runs of this summary older than the tail (none for a full log):
+        the checkpoint's lines holding its digest, parsed alone."""
+        if self.complete or self.start == 0:
+            return []
+        raw = _read(storage, checkpoint_key(self.checkpoint)) \
+            if self.checkpoint is not None else None
+        needle = f'"summary_sha256": "{summary_sha}"'.encode()
+        if raw is None or not raw.startswith(_CHECKPOINT_HEAD):
+            # not in the one-record-per-line form (or lost): every record, the slow way
+            return [r for r in self.full(storage).records()
+                    if r.get("summary_sha256") == summary_sha]
+        out = []
+        pos = raw.find(needle)
+        while pos != -1:
+            start = raw.rfind(b"\n", 0, pos) + 1
+            end = raw.find(b"\n", pos)
+            line = raw[start:end if end != -1 else len(raw)].rstrip(b",")
+            obj = load_json_or_none(line)
+            seq = obj.get("seq") if isinstance(obj, dict) else None
+            if isinstance(seq, int) and seq < self.start:
+                rec = _record(obj, seq)
+                if rec is not None and rec.get("summary_sha256") == summary_sha:
+                    out.append(rec)
+            pos = raw.find(needle, end if end != -1 else len(raw))
+        return out
+
+
+def read_log(storage: Storage, *, tail: bool = False) -> CommitLog:
+    """The whole log: the newest checkpoint (by the hint), then the entries after it. With
+    tail=True only the hint's newest records and the entries after its checkpoint (the whole
+    log when the hint carries no records)."""
     log = CommitLog()
-    start = _from_checkpoint(storage, log)
+    hint = load_json_or_none(_read(storage, HINT))
+    start = _from_hint(hint, log) if tail else None
+    if start is None:
+        start = _from_checkpoint(storage, log, hint)
     _read_tail(storage, log, start)
     return log
 
 
-def _from_checkpoint(storage: Storage, log: CommitLog) -> int:
-    hint = load_json_or_none(_read(storage, HINT))
+def _from_hint(hint: Any, log: CommitLog) -> int | None:
+    """Load the hint's records (the newest runs up to its checkpoint); None when it has
+    none usable (then the checkpoint is read)."""
+    if not isinstance(hint, dict):
+        return None
+    seq, runs, tail = hint.get("seq"), hint.get("runs"), hint.get("tail")
+    if not isinstance(seq, int) or not isinstance(runs, int) or not isinstance(tail, list) \
+            or not tail or len(tail) > runs:
+        return None
+    records = []
+    last = -1
+    for obj in tail:
+        n = obj.get("seq") if isinstance(obj, dict) else None
+        rec = _record(obj, n) if isinstance(n, int) and last < n <= seq else None
+        if rec is None or not isinstance(n, int):
+            return None
+        records.append(rec)
+        last = n
+    log.start = records[0]["seq"]
+    for rec in records:
+        log.add(rec["seq"], rec)
+    while log.next_seq <= seq:  # entries between the tail's runs: duplicates, or damaged
+        log.entries.append(None)
+    log.checkpoint = seq
+    log.complete = runs == len(records)
+    return seq + 1
+
+
+def _from_checkpoint(storage: Storage, log: CommitLog, hint: Any) -> int:
     seq = hint.get("seq") if isinstance(hint, dict) else None
     candidates: list[int] = []
     if isinstance(seq, int) and seq >= 0:
@@ -137,6 +218,9 @@ def _from_checkpoint(storage: Storage, log: CommitLog) -> int:
         if _load_checkpoint(storage, log, seq):
             return seq + 1
     return 0
+
+
+_CHECKPOINT_HEAD = b'{"seq": '
 
 
 def _load_checkpoint(storage: Storage, log: CommitLog, seq: int) -> bool:
@@ -230,35 +314,73 @@ def append_prune(storage: Storage, log: CommitLog, run_ids: Iterable[str], reaso
 
 
 def write_checkpoint(storage: Storage, log: CommitLog, seq: int) -> None:
-    """A checkpoint of entries 0..seq (all read), then the hint pointing at it."""
+    """A checkpoint of entries 0..seq, then the hint pointing at it with the newest TAIL
+    records. A writer that read only the tail reads the whole log first (one append in
+    CHECKPOINT_EVERY pays that)."""
+    log = log.full(storage)
     if len(log.entries) <= seq:
         return
-    records = [dict(r) if r is not None else {} for r in log.entries[:seq + 1]]
-    data = dump_line({"seq": seq, "records": records}) + b"\n"
+    prefix = CommitLog(entries=log.entries[:seq + 1])
+    records = [dict(r) if r is not None else {} for r in prefix.entries]
+    # one record per line: `find_summary` parses only the lines it needs
+    body = b",\n".join(dump_line(r) for r in records)
+    data = _CHECKPOINT_HEAD + str(seq).encode() + b', "records": [\n' + body + b"\n]}\n"
     with contextlib.suppress(FileExistsError):
         storage.create(checkpoint_key(seq), data)
     hint = load_json_or_none(_read(storage, HINT))
     old = hint.get("seq") if isinstance(hint, dict) else None
     if not isinstance(old, int) or old < seq:
-        storage.replace(HINT, dump_line({"seq": seq}) + b"\n")
+        live = prefix.records()
+        storage.replace(HINT, dump_line({"seq": seq, "runs": len(live),
+                                         "tail": live[-TAIL:]}) + b"\n")
 
 
 def migrate(storage: Storage, log: CommitLog, records: Iterable[Mapping[str, Any]]) -> None:
     """Append committed runs the log lacks (an archive from before the log, or runs whose
     writer died between its commit record and its entry), in run-id order."""
+    log = log.full(storage)
     have = set(log.positions()) | log.pruned()  # a pruned run is never adopted again
     for rec in sorted(records, key=lambda r: str(r["run_id"])):
         if rec["run_id"] not in have:
             append(storage, log, {k: v for k, v in rec.items() if k != "seq"})
 
 
+def newest_first(storage: Storage, log: CommitLog) -> Iterator[dict[str, Any]]:
+    """The committed runs' records, newest first: the log's own, then (read only when asked
+    for more) those older than a tail log holds. An archive from before the log: its
+    committed runs in run-id order, numbered."""
+    records = log.records()
+    if not records and log.next_seq == 0:
+        scan = scan_archive(storage)
+        yield from ({"run_id": r, "seq": i} for i, r in reversed(list(enumerate(scan.ids))))
+        return
+    yield from reversed(records)
+    if not log.complete:
+        oldest = records[0]["seq"] if records else log.next_seq
+        seen = {r["run_id"] for r in records}
+        for rec in reversed(read_log(storage).records()):
+            if rec["seq"] < oldest and rec["run_id"] not in seen:
+                yield rec
+
+
 def log_scan(storage: Storage, log: CommitLog | None = None) -> Scan:
     """What the archive holds, in commit order: the log's runs; an archive from before the
-    log (no entry yet) is read from its commit records, in run-id order, until migrated."""
+    log (no entry yet) is read from its commit records, in run-id order, until migrated.
+    From a tail log the scan holds the newest runs (`complete` False when older ones exist;
+    a summary's older runs are still found, through the checkpoint)."""
     log = read_log(storage) if log is None else log
     records = log.records()
+    if not records and not log.complete:
+        records = log.full(storage).records()
     if not records:
         return scan_archive(storage)
     committed: dict[str, dict[str, Any] | None] = {r["run_id"]: r for r in records}
+    tail = log
+
+    def search(summary_sha: str) -> list[dict[str, Any]]:
+        return tail.find_summary(storage, summary_sha)
+
     return Scan(committed, set(), None, set(committed), set(), storage,
-                order=[r["run_id"] for r in records])
+                order=[r["run_id"] for r in records],
+                seqs={r["run_id"]: int(r["seq"]) for r in records},
+                complete=log.complete, search=None if log.complete else search)

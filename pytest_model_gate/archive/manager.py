@@ -58,6 +58,7 @@ from pytest_model_gate.archive.claims import (
     now_iso,
     tombstone,
 )
+from pytest_model_gate.archive.history import history_entries
 from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
     INDEX,
@@ -107,13 +108,8 @@ from pytest_model_gate.archive.views import (
     SHARDS,
     VIEWS,
     VIEWS_ROOT,
-    history_sources,
-    model_entries,
     project,
-    read_symbols,
     rebuild_views,
-    shard_entries,
-    symbols_from_shards,
 )
 from pytest_model_gate.core.config import (
     DEFAULT_ARCHIVE,
@@ -262,7 +258,7 @@ class Archive:
         summary_sha = hashlib.sha256(raw).hexdigest()
         config_sha = cfg.digest()
         with translate_errors(self.location, "read"):
-            log = read_log(self.storage)
+            log = read_log(self.storage, tail=True)  # the newest runs (and a summary's own)
             scan = log_scan(self.storage, log)
         if not force:
             existing = scan.find(summary_sha, config_sha)
@@ -298,7 +294,7 @@ class Archive:
             else:
                 raise ArchiveError(f"cannot write to archive {self.location}: could not "
                                    f"commit a run in {WRITE_ATTEMPTS} attempts")
-        self._update_views({run_id: record}, {run_id: cast(dict[str, Any], doc)}, scan)
+        self._update_views({run_id: record}, {run_id: cast(dict[str, Any], doc)}, scan, log)
         table_error = None
         if self.table is not None:
             table_error = append_run(self.table, run_id, seq, created, doc)
@@ -345,7 +341,7 @@ class Archive:
     # -- derived views ------------------------------------------------------------------
 
     def _update_views(self, records: Mapping[str, dict[str, Any]],
-                      docs: Mapping[str, dict[str, Any]], scan: Scan) -> None:
+                      docs: Mapping[str, dict[str, Any]], scan: Scan, log: CommitLog) -> None:
         """Bring index.json (and local shards) up to date; never fails the caller: the run
         is committed and readers merge what the views lack.
 
@@ -356,8 +352,8 @@ class Archive:
         try:
             if local is not None:
                 with local.lock(timeout=VIEW_LOCK_TIMEOUT):
-                    committed = refresh_index(local, records, scan)
-                    project(local, committed, docs)
+                    refresh_index(local, records, scan)
+                    project(local, log, docs)
             else:
                 refresh_index_remote(self.storage, records)
         except Exception:  # derived data: `reindex` repairs it
@@ -367,6 +363,9 @@ class Archive:
 
     def _documents_before(self, run_id: str, scan: Scan) -> list[RunDocument]:
         earlier = scan.before(run_id)[-HISTORY_DOCS:]
+        if len(earlier) < HISTORY_DOCS and not scan.complete:  # older runs than it holds
+            scan = log_scan(self.storage, read_log(self.storage))
+            earlier = scan.before(run_id)[-HISTORY_DOCS:]
         got = self.storage.read_many(f"{r}/{DOCUMENT_FILE}" for r in earlier)
         out = []
         for rid in earlier:
@@ -448,7 +447,7 @@ class Archive:
 
     def latest_run(self) -> dict[str, Any] | None:
         with translate_errors(self.location, "read"):
-            scan = log_scan(self.storage)
+            scan = log_scan(self.storage, read_log(self.storage, tail=True))
         ids = scan.ids
         return index_record(scan.record(ids[-1])) if ids else None
 
@@ -483,7 +482,8 @@ class Archive:
         self._require_run(run_id)
         doc = self._load_doc(run_id)
         with translate_errors(self.location, "read"):
-            history = self._documents_before(run_id, log_scan(self.storage))
+            history = self._documents_before(
+                run_id, log_scan(self.storage, read_log(self.storage, tail=True)))
         return doc, (history[-1] if history else None), history
 
     def resolve_run(self, run_id: str | None) -> str:
@@ -504,55 +504,36 @@ class Archive:
 
     # -- history ------------------------------------------------------------------------
 
-    def _history(self, *, symbol: str | None = None, model_id: str | None = None
-                 ) -> list[dict[str, Any]]:
+    def _history(self, *, symbol: str | None = None, model_id: str | None = None,
+                 last: int | None = None) -> list[dict[str, Any]]:
         if self.table is not None:  # the lake table: one filtered read
             with translate_errors(self.location, "read"):
                 scan = log_scan(self.storage)
-            return [_public_entry(e) for e in table_history(self.table, scan, model_id=model_id,
-                                                            symbol=symbol)]
+            rows = table_history(self.table, scan, model_id=model_id, symbol=symbol)
+            if last is not None:  # the newest `last` runs
+                keep = set(list(dict.fromkeys(e["run_id"] for e in rows))[-last:])
+                rows = [e for e in rows if e["run_id"] in keep]
+            return [_public_entry(e) for e in rows]
         with translate_errors(self.location, "read"):
-            projected, docs = history_sources(self.storage, self.skipped)
-            entries: list[dict[str, Any]] = []
-            local = self.storage.local()
-            if local is not None and projected:
-                if model_id is not None:
-                    models = [model_id]
-                else:
-                    symbols = read_symbols(local)
-                    if symbols is None:
-                        symbols = symbols_from_shards(local)
-                    models = symbols.get(str(symbol), [])
-                entries += shard_entries(local, models, projected)
-            for doc in docs.values():
-                entries += model_entries(doc)
-        if model_id is not None:
-            entries = [e for e in entries if e["model_id"] == model_id]
-        if symbol is not None:
-            entries = [e for e in entries if e["symbol"] == symbol]
-        positions = log_scan(self.storage).positions()  # commit order; uncommitted: out
-        entries = [e for e in entries if e["run_id"] in positions]
-        entries.sort(key=lambda e: (positions[e["run_id"]], e.get("i", 0)))
-        seen: set[tuple[str, str]] = set()
-        out = []
-        for e in entries:
-            key = (e["run_id"], e["model_id"])
-            if key not in seen:
-                seen.add(key)
-                out.append(_public_entry(e))
-        return out
+            entries = history_entries(self.storage, model_id=model_id, symbol=symbol,
+                                      last=last, skipped=self.skipped)
+        return [_public_entry(e) for e in entries]
 
-    def get_symbol_history(self, symbol: str) -> list[dict[str, Any]]:
-        """Every archived (run, model) of a symbol, oldest run first."""
-        out = self._history(symbol=symbol)
+    def get_symbol_history(self, symbol: str, *, last: int | None = None
+                           ) -> list[dict[str, Any]]:
+        """Every archived (run, model) of a symbol, oldest run first; with `last`, those of
+        the newest `last` runs holding the symbol (read newest first, stopping early)."""
+        out = self._history(symbol=symbol, last=last)
         if not out:
             raise ArchiveError(f"unknown symbol {symbol!r}: no archived run of "
                                f"{self.location} has a model of that symbol")
         return out
 
-    def get_model_history(self, model_id: str) -> list[dict[str, Any]]:
-        """Every archived run of a model, oldest first."""
-        out = self._history(model_id=model_id)
+    def get_model_history(self, model_id: str, *, last: int | None = None
+                          ) -> list[dict[str, Any]]:
+        """Every archived run of a model, oldest first; with `last`, its newest `last` runs
+        (still oldest first; read newest first, stopping early)."""
+        out = self._history(model_id=model_id, last=last)
         if not out:
             raise ArchiveError(f"unknown model {model_id!r}: no archived run of "
                                f"{self.location} has that model")
@@ -676,7 +657,7 @@ class Archive:
             lines.update({r: dump_line(index_record(rec)) for r, rec in tombstones.items()})
             s.replace(INDEX, index_bytes(lines))
             if local is not None:
-                rebuild_views(local, sorted(records))
+                rebuild_views(local, [r for r in log.records() if r["run_id"] in records])
         if local is None:
             refresh_index_remote(s, {})
         if self.table is not None:  # rows of committed runs the table lacks (merge on run_id)

@@ -1,20 +1,22 @@
 """Derived per-model views of a local archive: what `history` and baselines read.
 
-Format 2 (`views/v2/`): model ids are bucketed by a digest (SHA-256) into `SHARD_COUNT` (64)
-shard files, `views/v2/shards/{xx}.jsonl`, each holding one line per (run, model)
-of the models in its bucket, sorted by run id. A run appends to each bucket it touches once,
-so one run opens at most SHARD_COUNT files however many models it has, while a model's or a
-symbol's history is still one (or a few) small files. Readers pick a model's lines out of its
-bucket by a byte search for its encoded id before parsing anything.
+Format 3 (`views/v3/`): model ids are bucketed by a digest (SHA-256) into `SHARD_COUNT` (64)
+shard files, `views/v3/shards/{xx}.jsonl`, each holding one line per (run, model) of the
+models in its bucket, with the run's commit sequence number (`seq`), in commit order. A run
+appends to each bucket it touches once, so one run opens at most SHARD_COUNT files however
+many models it has; a model's lines are picked out of its bucket by a byte search for its
+encoded id before anything is parsed; and since lines are in commit order, baselines and a
+bounded history (`last`) read a bucket from its end and stop early.
 
-`views/v2/symbols.json` maps symbol -> model ids (every model of a projected run is in it: it is
-written before the shards and projected.log); `views/v2/projected.log` lists the runs whose
-entries are in the shards, and only those are trusted: a reader reads the documents of
-committed runs it lacks, so a lost, partial or older-format view is slow, never wrong. All are
-derived from run documents: appended under the archive lock after a commit, rebuilt by
-`reindex` (and by the first writer that finds no format-2 views, e.g. in an archive written
-with format 1 `views/models/`, whose files the rebuild removes). Object stores have no views:
-readers read run documents there.
+`views/v3/symbols.json` maps symbol -> model ids (every model of a projected run is in it: it
+is written before the shards and projected.log); `views/v3/projected.log` lists the runs whose
+entries are in the shards ("run_id seq", in commit order), and only those are trusted: a
+reader reads the documents of committed runs it lacks, so a lost, partial or older-format view
+is slow, never wrong. All are derived from run documents: appended under the archive lock
+after a commit (the runs of the log after the newest projected one, in commit order),
+rebuilt by `reindex` (and by the first writer that finds no format-3 views, e.g. in an archive
+written with format 2 `views/v2/` or format 1 `views/models/`, whose files the rebuild
+removes). Object stores have no views: readers read run documents there, newest first.
 """
 
 from __future__ import annotations
@@ -31,18 +33,17 @@ from typing import Any, cast
 
 from pytest_model_gate.archive.index import (
     DOCUMENT_FILE,
-    RECORDS,
+    RUN_ID_RE,
     dump_line,
     line_id,
     load_json,
     load_json_or_none,
-    record_names,
 )
-from pytest_model_gate.archive.log import log_scan
+from pytest_model_gate.archive.log import CommitLog
 from pytest_model_gate.archive.storage import LocalStorage, Storage, temp_name
 from pytest_model_gate.core.document import DocumentError, parse_run_document
 
-VIEWS_FORMAT = 2
+VIEWS_FORMAT = 3
 VIEWS_ROOT = "views"
 VIEWS = f"{VIEWS_ROOT}/v{VIEWS_FORMAT}"
 SHARDS = f"{VIEWS}/shards"
@@ -51,9 +52,12 @@ PROJECTED = f"{VIEWS}/projected.log"
 # buckets: the first byte of sha256(model id) modulo this (a divisor of 256). Changing it
 # changes where lines are: bump VIEWS_FORMAT with it.
 SHARD_COUNT = 64
-# format 1 (one shard per model): removed when the views are rebuilt, its log first
-LEGACY = (f"{VIEWS_ROOT}/projected.log", f"{VIEWS_ROOT}/symbols.json")
+# format 1 (one shard per model) and format 2 (buckets sorted by run id, no seq): removed
+# when the views are rebuilt, their logs first
+LEGACY = (f"{VIEWS_ROOT}/projected.log", f"{VIEWS_ROOT}/symbols.json",
+          f"{VIEWS_ROOT}/v2/projected.log", f"{VIEWS_ROOT}/v2/symbols.json")
 LEGACY_SHARDS = f"{VIEWS_ROOT}/models"
+LEGACY_TREES = (LEGACY_SHARDS, f"{VIEWS_ROOT}/v2")
 
 _BLOCK = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an appended file that is a symlink: ELOOP
@@ -108,14 +112,15 @@ def documents(storage: Storage, run_ids: Iterable[str], skipped: list[str] | Non
     return out
 
 
-def model_entries(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One history entry per model of a run document, in shard line shape: run_id first (the
-    sort key), then model_id (what readers search for), then `i` (order in the run)."""
+def model_entries(doc: Mapping[str, Any], seq: int = -1) -> list[dict[str, Any]]:
+    """One history entry per model of a run document, in shard line shape: run_id first, then
+    model_id (what readers search for), `seq` (the run's commit number: the order), then `i`
+    (order in the run)."""
     rid = doc["run_id"]
     out = []
     for i, m in enumerate(doc.get("models", [])):
         out.append({
-            "run_id": rid, "model_id": m["id"], "i": i, "symbol": m.get("symbol"),
+            "run_id": rid, "model_id": m["id"], "seq": seq, "i": i, "symbol": m.get("symbol"),
             "classification": m["classification"], "flags": list(m.get("flags", [])),
             "metrics": {name: spec.get("value") for name, spec in m.get("metrics", {}).items()},
         })
@@ -166,22 +171,50 @@ def _matching_lines(data: bytes, pattern: re.Pattern[bytes], end: int | None = N
     return out
 
 
-def _entries_for(lines: Sequence[bytes], wanted: set[str], projected: set[str]
-                 ) -> list[dict[str, Any]]:
-    return [e for e in _parse_lines(lines)
-            if e.get("model_id") in wanted and e.get("run_id") in projected]
-
-
 # --- reading -------------------------------------------------------------------------------
 
-def read_projected(storage: LocalStorage) -> set[str]:
-    try:
-        data = storage.read(PROJECTED)
-    except FileNotFoundError:
-        return set()
-    out = set(data.decode("ascii", "replace").split("\n")[:-1])  # a torn tail is dropped
-    out.discard("")
-    return out
+_PROJECTED_LINE = re.compile(r"^(\S+) (\d+)$")
+_SEQ_RE = re.compile(rb', "seq": (-?\d+), "i": ')
+_PROJECTED_BLOCK = 1 << 16
+
+
+class Projected:
+    """projected.log, read from its end only as far back as a question needs: which runs
+    the shards cover (lines "run_id seq", in commit order; a torn last line is left out)."""
+
+    def __init__(self, storage: LocalStorage) -> None:
+        self.runs: dict[str, int] = {}
+        self.newest: int | None = None  # the newest projected seq (None: no views)
+        self.exists = False
+        self._low: int | None = None  # no unread line has a seq above this
+        try:
+            self._data = storage.read(PROJECTED)
+        except FileNotFoundError:
+            self._data = b""
+            return
+        self.exists = True
+        self._end = self._data.rfind(b"\n") + 1
+        self._read_back(_PROJECTED_BLOCK)
+        if self.runs:
+            self.newest = max(self.runs.values())
+
+    def _read_back(self, size: int) -> None:
+        start = 0 if self._end <= size else self._data.rfind(b"\n", 0, self._end - size) + 1
+        for line in self._data[start:self._end].decode("ascii", "replace").split("\n"):
+            m = _PROJECTED_LINE.match(line)
+            if m and RUN_ID_RE.match(m.group(1)):
+                seq = int(m.group(2))
+                self.runs.setdefault(m.group(1), seq)
+                self._low = seq if self._low is None else min(self._low, seq)
+        self._end = start
+        if start == 0:
+            self._low = -1
+
+    def covers(self, run_id: str, seq: int) -> bool:
+        """True when this run's entries are in the shards (read back as far as seq)."""
+        while self._end > 0 and (self._low is None or seq < self._low):
+            self._read_back(len(self._data))
+        return self.runs.get(run_id) == seq
 
 
 def read_symbols(storage: LocalStorage) -> dict[str, list[str]] | None:
@@ -207,44 +240,24 @@ def symbols_from_shards(storage: LocalStorage) -> dict[str, list[str]]:
     return symbols
 
 
-def history_sources(storage: Storage, skipped: list[str] | None = None
-                    ) -> tuple[set[str], dict[str, dict[str, Any]]]:
-    """(runs covered by the shards, checked documents of committed runs they do not cover).
+def coverage(storage: Storage, log: CommitLog) -> tuple[Projected | None, list[dict[str, Any]]]:
+    """(the shards' coverage, or None on an object store or without views; the log records
+    of committed runs the shards do not cover, oldest first).
 
-    Locally index.json is not needed: committed runs the shards lack are the listed
-    records not in projected.log, usually none; only those records are read. Object stores
-    have no shards: every committed run's document is read. Damaged documents are left out
-    (and named in `skipped`)."""
+    The log may be a tail: it is read whole only when the views lag behind its start."""
     local = storage.local()
-    if local is not None:
-        projected, uncovered = _uncovered(local)
-    else:
-        projected, uncovered = set(), log_scan(storage).ids
-    return projected, documents(storage, uncovered, skipped)
+    projected = Projected(local) if local is not None else None
+    if projected is None or projected.newest is None:
+        return None, log.full(storage).records()
+    if not log.complete and log.start > projected.newest + 1:
+        log.full(storage)
+    return projected, [r for r in log.records()
+                       if not projected.covers(r["run_id"], int(r["seq"]))]
 
 
-def _uncovered(storage: LocalStorage) -> tuple[set[str], list[str]]:
-    """(projected runs, committed runs not projected)."""
-    names = record_names(storage)
-    projected = read_projected(storage) & names
-    rest = sorted(names - projected)
-    got = storage.read_many(f"{RECORDS}/{r}.json" for r in rest) if rest else {}
-    uncovered = []
-    for rid in rest:
-        try:
-            rec = load_json(got[f"{RECORDS}/{rid}.json"])
-        except (KeyError, ValueError):
-            continue
-        if isinstance(rec, dict) and rec.get("run_id") == rid and not rec.get("abandoned"):
-            uncovered.append(rid)
-    return projected, uncovered
-
-
-def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: set[str]
+def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: Projected
                   ) -> list[dict[str, Any]]:
-    """The shard entries of these models in projected runs: one file read per bucket."""
-    if not projected:
-        return []
+    """Every shard entry of these models in projected runs: one file read per bucket."""
     out: list[dict[str, Any]] = []
     for key, models in by_shard(dict.fromkeys(model_ids)).items():
         try:
@@ -255,13 +268,24 @@ def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: se
     return out
 
 
+def _entries_for(lines: Sequence[bytes], wanted: set[str], projected: Projected
+                 ) -> list[dict[str, Any]]:
+    out = []
+    for e in _parse_lines(lines):
+        seq = e.get("seq")
+        if e.get("model_id") in wanted and isinstance(seq, int) \
+                and projected.covers(str(e.get("run_id")), seq):
+            out.append(e)
+    return out
+
+
 def shard_batches_newest_first(storage: LocalStorage, key: str, model_ids: Sequence[str],
-                               projected: set[str]
-                               ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-    """A bucket's entries of these models in projected runs, newest run first, read from the
-    end of the file a block at a time: (the block's entries, newest first; the run id of the
-    oldest line read so far, which no unread line exceeds: the file is sorted; None once
-    the start of the file is reached)."""
+                               projected: Projected
+                               ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+    """A bucket's entries of these models in projected runs, newest first, read from the end
+    of the file a block at a time: (the block's entries, newest first; a seq that no unread
+    line exceeds (lines are in commit order), so every entry above it has been read; None
+    once the start of the file is reached)."""
     try:
         fd = os.open(storage.path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -277,14 +301,14 @@ def shard_batches_newest_first(storage: LocalStorage, key: str, model_ids: Seque
             block = min(block * 2, 1 << 22)
             chunk = os.pread(fd, end - start, start) + carry
             end = start
-            boundary: str | None = None
+            boundary: int | None = None
             if start > 0:
                 cut = chunk.find(b"\n") + 1
                 if cut == 0:  # no line boundary in this block: read further back
                     carry = chunk
                     continue
                 carry, chunk = chunk[:cut], chunk[cut:]
-                boundary = _first_id(chunk)
+                boundary = _first_seq(chunk)
                 if boundary is None:  # no well-formed line read yet: no bound either
                     carry += chunk
                     continue
@@ -297,17 +321,24 @@ def shard_batches_newest_first(storage: LocalStorage, key: str, model_ids: Seque
         os.close(fd)
 
 
-def _first_id(chunk: bytes) -> str | None:
+def _first_seq(chunk: bytes) -> int | None:
+    """The seq of the first well-formed line of a chunk."""
     pos = 0
     while pos < len(chunk):
-        rid = line_id(chunk[pos:pos + 64])
-        if rid is not None:
-            return rid
         nl = chunk.find(b"\n", pos)
+        line = chunk[pos:nl if nl != -1 else len(chunk)]
+        m = _SEQ_RE.search(line) if line_id(line[:64]) is not None else None
+        if m is not None:
+            return int(m.group(1))
         if nl == -1:
             return None
         pos = nl + 1
     return None
+
+
+def _line_seq(line: bytes) -> int | None:
+    m = _SEQ_RE.search(line)
+    return int(m.group(1)) if m is not None else None
 
 
 def _complete_end(fd: int, size: int) -> int:
@@ -325,33 +356,40 @@ def _complete_end(fd: int, size: int) -> int:
 # --- writing (under the archive lock) ------------------------------------------------------
 
 def _legacy_views(storage: LocalStorage) -> bool:
-    return any(storage.exists(k) for k in (*LEGACY, LEGACY_SHARDS))
+    return any(storage.exists(k) for k in (*LEGACY, *LEGACY_TREES))
 
 
-def project(storage: LocalStorage, committed: set[str], docs: Mapping[str, dict[str, Any]]) -> None:
-    """Append the model entries of committed, not yet projected runs to the shards, one
-    append per touched bucket. Order: symbols.json, shards, then projected.log; all under the
-    lock. With no format-2 views yet but runs to cover (an older archive, lost views), the
-    views are rebuilt instead."""
-    projected = read_projected(storage)
-    todo = sorted(committed - projected)
+def project(storage: LocalStorage, log: CommitLog, docs: Mapping[str, dict[str, Any]]) -> None:
+    """Append the model entries of the log's runs after the newest projected one to the
+    shards, in commit order, one append per touched bucket. Order: symbols.json, shards, then
+    projected.log; all under the lock. With no format-3 views yet but runs to cover (an older
+    archive, lost views), the views are rebuilt instead. `log` may be a tail (read whole when
+    the views lag behind it)."""
+    projected = Projected(storage)
+    newest = -1 if projected.newest is None else projected.newest
+    if not log.complete and log.start > newest + 1:
+        log.full(storage)
+    todo = [r for r in log.records() if int(r["seq"]) > newest]
     if not todo:
         return
-    if not projected and (len(todo) > 1 or _legacy_views(storage)):
-        rebuild_views(storage, sorted(committed), docs)
+    if projected.newest is None and (len(todo) > 1 or _legacy_views(storage)):
+        rebuild_views(storage, log.full(storage).records(), docs)
         return
     loaded = dict(docs)
-    loaded.update(documents(storage, [r for r in todo if r not in loaded]))
-    done = [r for r in todo if r in loaded]
-    by_shard: dict[str, list[bytes]] = {}
+    loaded.update(documents(storage, [r["run_id"] for r in todo
+                                      if r["run_id"] not in loaded]))
+    done = [r for r in todo if r["run_id"] in loaded]
+    if not done:
+        return
+    by_key: dict[str, list[bytes]] = {}
     pairs: dict[tuple[str, str], None] = {}
-    for rid in done:
-        for e in model_entries(loaded[rid]):
-            by_shard.setdefault(shard_key(e["model_id"]), []).append(dump_line(e))
+    for rec in done:
+        for e in model_entries(loaded[rec["run_id"]], int(rec["seq"])):
+            by_key.setdefault(shard_key(e["model_id"]), []).append(dump_line(e))
             pairs[(str(e["symbol"]), e["model_id"])] = None
     symbols = read_symbols(storage)
     if symbols is None:
-        symbols = {} if not projected else symbols_from_shards(storage)
+        symbols = {} if projected.newest is None else symbols_from_shards(storage)
     known = {(sym, m) for sym, models in symbols.items() for m in models}
     missing = [p for p in pairs if p not in known]
     for sym, model in missing:
@@ -360,19 +398,21 @@ def project(storage: LocalStorage, committed: set[str], docs: Mapping[str, dict[
         storage.replace(SYMBOLS, dump_line({"schema": VIEWS_FORMAT, "symbols": symbols})
                         + b"\n", durable=False)
     storage.write_path(SHARDS).mkdir(parents=True, exist_ok=True)
-    for key, new in by_shard.items():
-        _append_sorted(storage.write_path(key), new)
-    _append_lines(storage.write_path(PROJECTED), [r.encode() for r in done])
+    for key, new in by_key.items():
+        _append_after(storage.write_path(key), new, newest)
+    _append_lines(storage.write_path(PROJECTED),
+                  [f"{r['run_id']} {r['seq']}".encode() for r in done])
 
 
-def rebuild_views(storage: LocalStorage, run_ids: list[str],
+def rebuild_views(storage: LocalStorage, records: Sequence[Mapping[str, Any]],
                   docs: Mapping[str, dict[str, Any]] | None = None) -> None:
-    """Write every shard from the run documents, then symbols.json and projected.log; remove
-    format-1 views."""
+    """Write every shard from the run documents (records: the log's, in commit order), then
+    symbols.json and projected.log; remove format-1 and format-2 views."""
     s = storage
-    for key in LEGACY:  # its log first: format-1 readers then trust none of its shards
+    for key in LEGACY:  # their logs first: older readers then trust none of their shards
         s.delete(key)
-    s.delete_tree(LEGACY_SHARDS)
+    for tree in LEGACY_TREES:
+        s.delete_tree(tree)
     build = s.write_path(f"{VIEWS}/{temp_name('rebuild')}")
     build.mkdir(parents=True)
     try:
@@ -387,25 +427,28 @@ def rebuild_views(storage: LocalStorage, run_ids: list[str],
                     f.write(b"\n".join(lines) + b"\n")
             buffers.clear()
 
-        for i in range(0, len(run_ids), 64):
-            batch = run_ids[i:i + 64]
-            got = documents(s, [r for r in batch if docs is None or r not in docs])
-            for rid in batch:
+        for i in range(0, len(records), 64):
+            batch = records[i:i + 64]
+            got = documents(s, [r["run_id"] for r in batch
+                                if docs is None or r["run_id"] not in docs])
+            for rec in batch:
+                rid = rec["run_id"]
                 doc = docs.get(rid) if docs is not None else None
                 if doc is None:
                     doc = got.get(rid)
                 if doc is None:  # absent or damaged: no history lines
                     continue
-                for e in model_entries(doc):
+                for e in model_entries(doc, int(rec["seq"])):
                     line = dump_line(e)
                     buffers.setdefault(shard_key(e["model_id"]), []).append(line)
                     size += len(line)
                     symbols.setdefault(str(e["symbol"]), {})[e["model_id"]] = None
-                done.append(rid)
+                done.append(f"{rid} {rec['seq']}")
             if size > 64 << 20:
                 flush()
                 size = 0
         flush()
+        s.delete(PROJECTED)  # no reader trusts the shards while they are replaced
         s.write_path(SHARDS).mkdir(parents=True, exist_ok=True)
         built = set(os.listdir(build))
         for name in built:
@@ -488,32 +531,30 @@ def _copy_prefix(src: int, dst: int, count: int) -> None:
         done += len(data)
 
 
-def _append_sorted(path: Path, lines: Sequence[bytes]) -> None:
-    """Add shard lines (sorted by run id) keeping the file sorted: append when they come
-    after the last line (the usual case); else copy the file up to the lines that sort after
-    the first new one, write those merged with the new ones, and replace (atomic: readers
-    never see a shorter file)."""
+def _append_after(path: Path, lines: Sequence[bytes], newest: int) -> None:
+    """Append shard lines (of runs after `newest`, in commit order) keeping the file in commit
+    order. Lines at the end for runs after `newest` were left by a writer killed before its
+    projected.log line (no reader trusts them): they are dropped first, by writing the file
+    up to them plus the new lines to a temp file and replacing (atomic: a reader never sees a
+    shorter file). The usual case is a plain append."""
     fd = _open_fixed(path)
     try:
         size = os.lseek(fd, 0, os.SEEK_END)
-        first_id = line_id(lines[0]) or ""
         cut = size
-        tail: list[bytes] = []
         for off, line in _lines_backward(fd, size):
-            if (line_id(line) or "") <= first_id:
+            seq = _line_seq(line)
+            if seq is not None and seq <= newest:
                 break
             cut = off
-            tail.append(line)
-        if not tail:
+        if cut == size:
             os.write(fd, b"".join(line + b"\n" for line in lines))
             return
-        merged = sorted(set(tail) | set(lines), key=lambda ln: (line_id(ln) or "", ln))
         tmp = path.with_name(temp_name(path.name))
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                       0o644)
         try:
             _copy_prefix(fd, out, cut)
-            view = memoryview(b"".join(line + b"\n" for line in merged))
+            view = memoryview(b"".join(line + b"\n" for line in lines))
             pos = cut
             while view:
                 n = os.pwrite(out, view, pos)

@@ -18,6 +18,7 @@ from archive_writer import make_summary
 from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive import index as archive_index
 from pytest_model_gate.archive import log as commit_log
+from pytest_model_gate.archive.baselines import _baselines_by_scan
 from pytest_model_gate.archive.storage import LocalStorage, Storage
 from pytest_model_gate.core.config import parse_config
 
@@ -207,3 +208,83 @@ def test_checkpoints_keep_log_reads_constant(tmp_path: Path,
     assert [r["run_id"] for r in log.records()] == \
         TrainingArchiveManager(root).run_ids()
     assert len(log.records()) == 21
+
+
+def _record_reads(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> list[str]:
+    """Every key this storage's class reads from now on."""
+    seen: list[str] = []
+    cls = type(storage)
+    real_read, real_many = cls.read, cls.read_many
+
+    def read(self: Storage, key: str) -> bytes:
+        seen.append(key)
+        return real_read(self, key)  # type: ignore[arg-type]
+
+    def read_many(self: Storage, keys: Any) -> dict[str, bytes]:
+        keys = list(keys)
+        seen.extend(keys)
+        return real_many(self, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cls, "read", read)
+    monkeypatch.setattr(cls, "read_many", read_many)
+    return seen
+
+
+def _checkpoints(keys: list[str]) -> list[str]:
+    return [k for k in keys if k.endswith(".checkpoint.json")]
+
+
+def test_newest_runs_are_read_from_the_tail_alone(archive_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """latest, approved, history --last and baselines read the hint's records and the entries
+    after its checkpoint, never the checkpoint of every run; their answers equal those of the
+    whole log. An append reads the checkpoint's bytes only to search a summary digest."""
+    monkeypatch.setattr(commit_log, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(commit_log, "TAIL", 5)
+    from pytest_model_gate.archive import history as archive_history
+
+    monkeypatch.setattr(archive_history, "BATCH", 3)
+    manager = TrainingArchiveManager(archive_url)
+    for i in range(18):  # AAPL_5H only in odd runs: a model missing from some runs
+        manager.archive_training_run(make_summary(5, i, models=7 if i % 2 else 5))
+    ids = manager.run_ids()
+    full = {m: manager.get_model_history(m) for m in ("AAPL_0H", "AAPL_5H")}
+    symbol = manager.get_symbol_history("AAPL")
+    docs = {r: manager.load_document(r) for r in ids}
+    wanted = list(make_summary(5, 1, models=7)["models"])
+    slow = _baselines_by_scan(manager.storage, wanted, "last_approved", 3, ["fitness"])
+    fresh = TrainingArchiveManager(archive_url)
+    seen = _record_reads(monkeypatch, fresh.storage)
+    assert fresh.latest_run()["run_id"] == ids[-1]  # type: ignore[index]
+    assert fresh.get_approved_models() == [m["id"] for m in docs[ids[-1]]["models"]
+                                           if m["classification"] == "APPROVED"]
+
+    def check_history(n: int) -> None:
+        for m, entries in full.items():
+            assert fresh.get_model_history(m, last=n) == entries[-n:]
+        newest = [r for r in ids if any(e["run_id"] == r for e in symbol)][-n:]
+        assert fresh.get_symbol_history("AAPL", last=n) == \
+            [e for e in symbol if e["run_id"] in newest]
+
+    for n in (1, 2):
+        check_history(n)
+    assert _checkpoints(seen) == [] and seen
+    for n in (4, 9, 30):  # further back than the tail: the log is read (on S3: documents)
+        check_history(n)
+    if archive_url.startswith("s3://"):  # documents newest first, a batch at a time
+        seen.clear()
+        fresh.get_model_history("AAPL_5H", last=1)
+        assert len([k for k in seen if k.endswith("model_assessments.json")]) == 3
+    # a window reaching back past the tail: older runs are read (the log), never guessed
+    got = fresh.baseline_values(wanted, against="last_approved", window=3, metrics=["fitness"])
+    assert repr(got) == repr(slow)
+    seen.clear()
+    run = fresh.archive_training_run(make_summary(5, 99, models=5))
+    assert run.previous is not None and run.previous["run_id"] == ids[-1]
+    assert [d["run_id"] for d in run.history] == ids[-len(run.history):]
+    assert len(_checkpoints(seen)) <= 2  # the digest search (one read per scan)
+    # a re-run of an old summary (older than the tail) is found: no double count
+    again = fresh.archive_training_run(make_summary(5, 0, models=5))
+    assert again.reused and again.run_id == ids[0]
+    monkeypatch.undo()
+    check_archive(TrainingArchiveManager(archive_url))

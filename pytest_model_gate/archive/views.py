@@ -59,7 +59,7 @@ LEGACY = (f"{VIEWS_ROOT}/projected.log", f"{VIEWS_ROOT}/symbols.json",
 LEGACY_SHARDS = f"{VIEWS_ROOT}/models"
 LEGACY_TREES = (LEGACY_SHARDS, f"{VIEWS_ROOT}/v2")
 
-_BLOCK = 1 << 16
+_BLOCK = 1 << 12  # the first read from a file's end (a few lines); each next one doubles
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an appended file that is a symlink: ELOOP
 
 
@@ -175,7 +175,7 @@ def _matching_lines(data: bytes, pattern: re.Pattern[bytes], end: int | None = N
 
 _PROJECTED_LINE = re.compile(r"^(\S+) (\d+)$")
 _SEQ_RE = re.compile(rb', "seq": (-?\d+), "i": ')
-_PROJECTED_BLOCK = 1 << 16
+_PROJECTED_BLOCK = 1 << 12  # the first read of projected.log's end (~130 runs); doubles
 
 
 class Projected:
@@ -194,7 +194,8 @@ class Projected:
             return
         self.exists = True
         self._end = self._data.rfind(b"\n") + 1
-        self._read_back(_PROJECTED_BLOCK)
+        self._block = _PROJECTED_BLOCK
+        self._read_back(self._block)
         if self.runs:
             self.newest = max(self.runs.values())
 
@@ -213,7 +214,8 @@ class Projected:
     def covers(self, run_id: str, seq: int) -> bool:
         """True when this run's entries are in the shards (read back as far as seq)."""
         while self._end > 0 and (self._low is None or seq < self._low):
-            self._read_back(len(self._data))
+            self._block *= 2
+            self._read_back(self._block)
         return self.runs.get(run_id) == seq
 
 

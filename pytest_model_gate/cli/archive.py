@@ -110,12 +110,14 @@ def _approved(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     manager = _manager(args)
+    # --last N: the newest N runs are read newest first (the archive stops early)
+    last = args.last if args.last is not None and args.last > 0 else None
     try:
-        entries = manager.get_symbol_history(args.target)
+        entries = manager.get_symbol_history(args.target, last=last)
         kind = "symbol"
     except ArchiveError:
         try:
-            entries = manager.get_model_history(args.target)
+            entries = manager.get_model_history(args.target, last=last)
             kind = "model"
         except ArchiveError:
             raise ArchiveError(f"unknown symbol or model {args.target!r} in archive "

@@ -76,16 +76,19 @@ def bench(root: str, runs: int, models: int) -> None:
         (f"baselines of {models} models", lambda a: a.baseline_values(
             ids, against="last_approved", window=3, metrics=["fitness", "profit_factor"])),
     ]
-    for label, fn in checks:
-        if label.startswith("history"):  # (baselines may hold NaN: compared in the tests)
-            assert fn(on) == fn(docs)
-        t_table = best(lambda f=fn: f(on))  # type: ignore[misc]
-        t_docs = best(lambda f=fn: f(docs))  # type: ignore[misc]
-        print(f"  {label:28}: table {t_table * 1e3:7.1f} ms, documents {t_docs * 1e3:7.1f} ms "
-              f"(table/documents x{t_table / t_docs:.2f})")
     assert on.table is not None
-    files, size = on.table.file_stats()
-    print(f"  table: {files} data files, {size} bytes ({size / runs:.0f} B per run)")
+    for state in ("as appended", "after compact"):
+        if state == "after compact":
+            on.table.compact()
+        files, size = on.table.file_stats()
+        print(f"  table {state}: {files} data files, {size} bytes ({size / runs:.0f} B per run)")
+        for label, fn in checks:
+            if label.startswith("history"):  # (baselines may hold NaN: compared in the tests)
+                assert fn(on) == fn(docs)
+            t_table = best(lambda f=fn: f(on))  # type: ignore[misc]
+            t_docs = best(lambda f=fn: f(docs))  # type: ignore[misc]
+            print(f"    {label:28}: table {t_table * 1e3:7.1f} ms, documents "
+                  f"{t_docs * 1e3:7.1f} ms (table/documents x{t_table / t_docs:.2f})")
 
 
 def main() -> None:

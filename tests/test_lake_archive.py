@@ -306,3 +306,44 @@ def test_reindex_backfills_a_run_whose_writer_was_killed(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_reindex_backfills_a_run_whose_writer_was_killed_s3(s3_url: str) -> None:
     _check_killed_writer(s3_url)
+
+
+# --- the plugin: one append per run (also under xdist), a failed append is exit 3 ----------
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_plugin_appends_once(pytester: pytest.Pytester, workers: list[str]) -> None:
+    summaries = _project(pytester.path, "archive: arch\ntable: true\nreport: null\n", 2)
+    args = [f"--model-gate={s}" for s in summaries]
+    result = pytester.runpytest_subprocess(*args, *workers, "-p", "no:cacheprovider")
+    assert result.ret in (0, 1), result.stdout.str()
+    rows = LakeTable(str(pytester.path / "arch" / "table")).rows()
+    assert sorted({(r["run_id"], r["seq"]) for r in rows}, key=lambda p: p[1]) == [
+        (r["run_id"], r["seq"]) for r in TrainingArchiveManager(pytester.path / "arch")
+        .list_runs()]
+    assert len(rows) == 10
+
+
+def test_plugin_failed_append_exits_3(pytester: pytest.Pytester) -> None:
+    (summary,) = _project(pytester.path, "archive: arch\ntable: tbl\nreport: null\n")
+    (pytester.path / "tbl").write_text("in the way", encoding="utf-8")
+    result = pytester.runpytest_subprocess(f"--model-gate={summary}", "-p", "no:cacheprovider")
+    assert result.ret == 3
+    out = result.stdout.str() + result.stderr.str()
+    lines = [ln for ln in out.splitlines() if "lake table not written" in ln]
+    assert len(lines) == 1 and str(pytester.path / "tbl") in lines[0]
+    assert lines[0].endswith("is archived; `model-gate reindex` adds its rows)")
+    assert len(TrainingArchiveManager(pytester.path / "arch").run_ids()) == 1
+
+
+def test_unreachable_table_on_read_paths(tmp_path: Path) -> None:
+    (summary,) = _project(tmp_path, "archive: arch\nreport: null\n")
+    assert _cli(tmp_path, "check", str(summary)).returncode in (0, 1)
+    (tmp_path / "tbl").write_text("in the way", encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text(
+        "archive: arch\ntable: tbl\nreport: null\nbaseline: {against: last}\n",
+        encoding="utf-8")
+    expected = (f"model-gate: error: cannot reach table {tmp_path / 'tbl'}: DeltaError: ")
+    for args in (("history", "AAPL_0H"), ("history", "AAPL"), ("check", str(summary))):
+        result = _cli(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, args

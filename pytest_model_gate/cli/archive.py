@@ -115,11 +115,15 @@ def _history(args: argparse.Namespace) -> int:
     try:
         entries = manager.get_symbol_history(args.target, last=last)
         kind = "symbol"
-    except ArchiveError:
+    except ArchiveError as exc:
+        if not str(exc).startswith("unknown symbol"):
+            raise  # a store or table that cannot be read: its own line, not "unknown"
         try:
             entries = manager.get_model_history(args.target, last=last)
             kind = "model"
-        except ArchiveError:
+        except ArchiveError as exc2:
+            if not str(exc2).startswith("unknown model"):
+                raise
             raise ArchiveError(f"unknown symbol or model {args.target!r} in archive "
                                f"{manager.location}") from None
     for line in dict.fromkeys(manager.skipped):  # damaged run documents: named, left out

@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--s3", action="store_true")
     a = ap.parse_args()
     if a.s3:
+        import logging
         import os
         import socket
 
@@ -106,6 +107,7 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             free = int(sock.getsockname()[1])
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request else
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=free, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

@@ -287,3 +287,21 @@ def test_reindex_finishes_a_prune_killed_after_its_entry(tmp_path: Path,
     assert all((tmp_path / "arch" / rid).is_dir() for rid in ids[:3])  # not finished
     Archive(location).reindex()
     _readers_drop(archive, location, ids[:3], ids[3:])
+
+
+def test_table_on_without_the_lake_extra_is_one_line_exit_2(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    location = str(tmp_path / "arch")
+    _, ids = _archive(location, False, 2, monkeypatch)
+    (tmp_path / "gate.yaml").write_text(f"archive: {location}\ntable: true\n", encoding="utf-8")
+    code = ("import sys; sys.modules['deltalake'] = None\n"
+            "from pytest_model_gate.cli import main\nsys.exit(main(sys.argv[1:]))")
+    for args in (("prune", "--keep", "1"), ("history", "AAPL_0H"), ("reindex",)):
+        result = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, text=True,
+                                capture_output=True, timeout=120)
+        assert (result.returncode, result.stderr) == (
+            2, f"model-gate: error: {tmp_path / 'gate.yaml'}: table: the lake table needs "
+               "deltalake and pyarrow (deltalake is missing): pip install "
+               "pytest-model-gate[lake]\n"), args
+    assert Archive(location).run_ids() == ids and _prune_entries(location) == []

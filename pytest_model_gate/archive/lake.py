@@ -53,6 +53,10 @@ class CompactResult:
     bytes_after: int
 
 
+class LakeMissing(ArchiveError):
+    """The `lake` extra is not installed (bad setup, not a store failure)."""
+
+
 def require_lake() -> None:
     """ArchiveError with the install hint when the `lake` extra is missing: called before
     anything is written when gate.yaml turns the table on."""
@@ -65,7 +69,7 @@ def _deltalake() -> Any:
         import deltalake
         import pyarrow  # noqa: F401  (reads and writes go through pyarrow tables)
     except ImportError as exc:
-        raise ArchiveError(f"the lake table needs deltalake and pyarrow ({exc.name} is "
+        raise LakeMissing(f"the lake table needs deltalake and pyarrow ({exc.name} is "
                            f"missing): {INSTALL_HINT}") from None
     return deltalake
 

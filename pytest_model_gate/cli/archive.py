@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from pytest_model_gate.archive.lake import LakeMissing
 from pytest_model_gate.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -46,7 +47,7 @@ def _print(lines: list[str]) -> None:
 def _run(func: Any, args: argparse.Namespace, *, write_code: int = EXIT_BAD_INPUT) -> int:
     try:
         code: int = func(args)
-    except NoArchiveError as exc:
+    except (NoArchiveError, LakeMissing) as exc:  # (the `lake` extra: a setup problem)
         return fail(str(exc), EXIT_BAD_INPUT)
     except ArchiveError as exc:
         return fail(str(exc), write_code)

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from pytest_model_gate.archive.lake import LakeTable, parse_age, table_url
+from pytest_model_gate.archive.lake import LakeMissing, LakeTable, parse_age, table_url
 from pytest_model_gate.archive.prune import PruneRefused
 from pytest_model_gate.cli.common import (
     EXIT_BAD_INPUT,
@@ -89,7 +89,7 @@ def _run(func: Any, args: argparse.Namespace) -> int:
         code: int = func(args)
     except _Refused as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
-    except NoArchiveError as exc:
+    except (NoArchiveError, LakeMissing) as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     except ArchiveError as exc:
         code = EXIT_BAD_INPUT if str(exc).startswith(("--", "prune:")) else EXIT_OUTPUT_FAILED

@@ -660,7 +660,7 @@ class Archive:
                 rebuild_views(local, [r for r in log.records() if r["run_id"] in records])
         if local is None:
             refresh_index_remote(s, {})
-        if self.table is not None:  # rows of committed runs the table lacks (merge on run_id)
+        if self.table is not None:  # rows of committed runs the table lacks (by run_id)
             with translate_errors(self.location, "read"):
                 committed = read_log(s).records()
             backfill(self.table, s, committed, self.skipped)

@@ -305,3 +305,21 @@ def test_table_on_without_the_lake_extra_is_one_line_exit_2(tmp_path: Path,
                "deltalake and pyarrow (deltalake is missing): pip install "
                "pytest-model-gate[lake]\n"), args
     assert Archive(location).run_ids() == ids and _prune_entries(location) == []
+
+
+def test_pruned_runs_stay_gone_long_after(tmp_path: Path) -> None:
+    """Past checkpoints and far behind the log's tail (more than 64 runs after the prune
+    entry), a pruned run stays out of every reader, and its summary is archived anew."""
+    location = str(tmp_path / "arch")
+    archive = TrainingArchiveManager(location)
+    first = [archive.archive_training_run(make_summary(8, i)).run_id for i in range(4)]
+    archive.prune(keep=1)
+    later = [archive.archive_training_run(make_summary(9, i)).run_id for i in range(70)]
+    fresh = TrainingArchiveManager(location)
+    assert fresh.run_ids() == [first[-1], *later]
+    again = fresh.archive_training_run(make_summary(8, 0))
+    assert not again.reused and again.run_id not in first
+    assert fresh.archive_training_run(make_summary(8, 3)).run_id == first[-1]  # kept: reused
+    assert all(e["run_id"] not in first[:3] for e in fresh.get_model_history("AAPL_0H"))
+    fresh.reindex()
+    assert TrainingArchiveManager(location).run_ids() == [first[-1], *later, again.run_id]

@@ -67,8 +67,11 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
     logged: list[str] = []
     if entries:  # the order is the commit log's: entry n holds the n-th run (first wins)
         assert entries == [f"log/{n:020d}.json" for n in range(len(entries))], "log gap"
-        logged = [json.loads(files[k])["run_id"] for k in entries]
-        assert ids == list(dict.fromkeys(logged))
+        bodies = [json.loads(files[k]) for k in entries]
+        pruned = {r for b in bodies if b.get("kind") == "prune" for r in b["run_ids"]}
+        # entry n's run id ("" for a prune entry); pruned runs are gone for readers
+        logged = [b.get("run_id", "") for b in bodies]
+        assert ids == [r for r in dict.fromkeys(logged) if r and r not in pruned]
         assert [r["seq"] for r in runs] == [logged.index(r) for r in ids]
     for r in runs:
         rid = r["run_id"]

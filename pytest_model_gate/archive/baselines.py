@@ -56,10 +56,11 @@ def baseline_values(storage: Storage, wanted: list[str], against: str, window: i
     symbols = read_symbols(local)
     known = None if symbols is None else {m for ms in symbols.values() for m in ms}
     in_views = [m for m in wanted if known is None or m in known]
+    pruned = log.pruned()  # views written before a prune still hold its runs
     for key, models in by_shard(in_views).items():
         for entries, boundary in shard_batches_newest_first(local, key, models, projected):
             for e in entries:
-                if cutoff is None or e["seq"] < cutoff:
+                if (cutoff is None or e["seq"] < cutoff) and e["run_id"] not in pruned:
                     found[e["model_id"]].append(e)
             if boundary is not None and all(
                     _collect(_newest(found[m], above=boundary), against, window, metrics,

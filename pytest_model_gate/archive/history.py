@@ -4,8 +4,10 @@ Locally the models' bucket shards answer (lines in commit order, each with its r
 plus the documents of the committed runs the shards do not cover yet. With `last=N` (the
 newest N runs) each bucket is read from its end and only as far back as N runs of the
 wanted models; object stores have no shards: documents are read newest first (the log's
-tail, then older runs only if fewer than N were found). Without `last` every run is read: the
-answer is one entry per run.
+tail, then older runs only if fewer than N were found). Object stores hold the
+checkpointed runs' rows in segments (`segments`): a model's bucket, O(log n) objects, newest
+first, plus the documents of the runs since the checkpoint. Without `last` every run is read:
+the answer is one entry per run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pytest_model_gate.archive.log import CommitLog, newest_first, read_log
+from pytest_model_gate.archive.segments import segment_entries, symbol_models
 from pytest_model_gate.archive.storage import Storage
 from pytest_model_gate.archive.views import (
     Projected,
@@ -35,13 +38,15 @@ def history_entries(storage: Storage, *, model_id: str | None = None,
                     skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """Shard-line shaped entries of a model (or of every model of a symbol), one per
     (run, model), oldest run first; with `last`, of the newest `last` runs that hold one."""
-    log = read_log(storage, tail=last is not None)
+    log = read_log(storage, tail=True)  # older runs: shards or segments (or read later)
     projected: Projected | None = None
     uncovered: list[dict[str, Any]] = []
     local = storage.local()
     if local is not None and log.next_seq > 0:
         projected, uncovered = coverage(storage, log)
-    if local is None or projected is None:
+    if local is None and log.checkpoint is not None:
+        entries = _from_segments(storage, log, model_id, symbol, last, skipped)
+    elif local is None or projected is None:
         entries = _from_documents(storage, log, model_id, symbol, last, skipped)
     else:
         if model_id is not None:
@@ -63,6 +68,8 @@ def history_entries(storage: Storage, *, model_id: str | None = None,
             for key, group in by_shard(dict.fromkeys(models)).items():
                 entries += _newest_runs_of_bucket(local, key, group, projected, last)
         entries = _matching(entries, model_id, symbol)
+    pruned = log.pruned()  # views or segments written before a prune still hold its runs
+    entries = [e for e in entries if e["run_id"] not in pruned]
     entries.sort(key=lambda e: (e["seq"], e.get("i", 0)))
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -120,4 +127,39 @@ def _from_documents(storage: Storage, log: CommitLog, model_id: str | None,
             if found:
                 entries += found
                 runs += 1
+    return entries
+
+
+def _from_segments(storage: Storage, log: CommitLog, model_id: str | None,
+                   symbol: str | None, last: int | None, skipped: list[str] | None
+                   ) -> list[dict[str, Any]]:
+    """Object stores: the documents of the runs after the log's checkpoint, then the rows of
+    the checkpointed runs from their segments, newest first (until `last` runs)."""
+    checkpoint = log.checkpoint
+    assert checkpoint is not None
+    models = [model_id] if model_id is not None else \
+        symbol_models(storage, str(symbol), checkpoint)
+    if models is None:  # a segment's symbols missing or damaged: the documents
+        return _from_documents(storage, log, model_id, symbol, last, skipped)
+    after = [r for r in log.records() if int(r["seq"]) > checkpoint]
+    docs = documents(storage, [r["run_id"] for r in after], skipped)
+    entries: list[dict[str, Any]] = []
+    for rec in after:
+        doc = docs.get(rec["run_id"])
+        if doc is not None:
+            entries += _matching(model_entries(doc, int(rec["seq"])), model_id, symbol)
+    runs = len({e["seq"] for e in entries})
+
+    def runs_of(first: int, end: int) -> list[dict[str, Any]]:
+        source = log if log.complete or first >= log.start else log.full(storage)
+        return [r for r in source.records() if first <= int(r["seq"]) < end]
+
+    if last is not None and runs >= last:
+        return entries
+    for got, _first in segment_entries(storage, models, checkpoint, runs_of):
+        found = _matching(got, model_id, symbol)
+        entries += found
+        runs += len({e["seq"] for e in found})
+        if last is not None and runs >= last:
+            break
     return entries

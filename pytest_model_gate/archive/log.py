@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,7 @@ class CommitLog:
             return [r for r in self.full(storage).records()
                     if r.get("summary_sha256") == summary_sha]
         out = []
+        pruned = self.pruned() | _pruned_in(raw)
         pos = raw.find(needle)
         while pos != -1:
             start = raw.rfind(b"\n", 0, pos) + 1
@@ -156,10 +157,28 @@ class CommitLog:
             seq = obj.get("seq") if isinstance(obj, dict) else None
             if isinstance(seq, int) and seq < self.start:
                 rec = _record(obj, seq)
-                if rec is not None and rec.get("summary_sha256") == summary_sha:
+                if rec is not None and rec.get("summary_sha256") == summary_sha \
+                        and rec["run_id"] not in pruned:
                     out.append(rec)
             pos = raw.find(needle, end if end != -1 else len(raw))
         return out
+
+
+_PRUNE_NEEDLE = b'{"kind": "prune", '
+
+
+def _pruned_in(raw: bytes) -> set[str]:
+    """The run ids of the prune entries of a checkpoint's bytes (their lines parsed alone)."""
+    out: set[str] = set()
+    pos = raw.find(_PRUNE_NEEDLE)
+    while pos != -1:
+        end = raw.find(b"\n", pos)
+        obj = load_json_or_none(raw[pos:end if end != -1 else len(raw)].rstrip(b","))
+        ids = obj.get("run_ids") if isinstance(obj, dict) else None
+        if isinstance(ids, list):
+            out.update(r for r in ids if isinstance(r, str))
+        pos = raw.find(_PRUNE_NEEDLE, end if end != -1 else len(raw))
+    return out
 
 
 def read_log(storage: Storage, *, tail: bool = False) -> CommitLog:
@@ -257,7 +276,13 @@ def _read_tail(storage: Storage, log: CommitLog, start: int) -> None:
         seq += step
 
 
-def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
+Derive = Callable[[Storage, "CommitLog", int], None]
+"""Derived objects of a checkpoint (object-store segments), written after the checkpoint and
+before the hint points readers at it."""
+
+
+def append(storage: Storage, log: CommitLog, record: Mapping[str, Any],
+           derive: Derive | None = None) -> int:
     """Append a run's record after the last entry read; on a conflict read the entry that won
     and try the next number. Returns the run's sequence number (the earlier entry when a
     `reindex` adopted the run meanwhile). `log` is brought up to date on the way."""
@@ -284,7 +309,7 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any]) -> int:
         log.add(seq, body)
         if (seq + 1) % CHECKPOINT_EVERY == 0:
             with contextlib.suppress(Exception):  # derived: readers fall back to entries
-                write_checkpoint(storage, log, seq)
+                write_checkpoint(storage, log, seq, derive)
         return seq
 
 
@@ -313,7 +338,8 @@ def append_prune(storage: Storage, log: CommitLog, run_ids: Iterable[str], reaso
         return seq
 
 
-def write_checkpoint(storage: Storage, log: CommitLog, seq: int) -> None:
+def write_checkpoint(storage: Storage, log: CommitLog, seq: int,
+                     derive: Derive | None = None) -> None:
     """A checkpoint of entries 0..seq, then the hint pointing at it with the newest TAIL
     records. A writer that read only the tail reads the whole log first (one append in
     CHECKPOINT_EVERY pays that)."""
@@ -327,6 +353,9 @@ def write_checkpoint(storage: Storage, log: CommitLog, seq: int) -> None:
     data = _CHECKPOINT_HEAD + str(seq).encode() + b', "records": [\n' + body + b"\n]}\n"
     with contextlib.suppress(FileExistsError):
         storage.create(checkpoint_key(seq), data)
+    if derive is not None:
+        with contextlib.suppress(Exception):  # derived: readers fall back to documents
+            derive(storage, log, seq)
     hint = load_json_or_none(_read(storage, HINT))
     old = hint.get("seq") if isinstance(hint, dict) else None
     if not isinstance(old, int) or old < seq:

@@ -102,6 +102,7 @@ from pytest_model_gate.archive.prune import (
     remove_runs,
     select_runs,
 )
+from pytest_model_gate.archive.segments import repair_segments, write_segments
 from pytest_model_gate.archive.storage import Storage, open_storage, translate_errors
 from pytest_model_gate.archive.views import (
     LEGACY_SHARDS,
@@ -336,7 +337,9 @@ class Archive:
         before the log first, so its runs keep their order ahead of this one)."""
         if scan.order is None and scan.committed:
             migrate(self.storage, log, [scan.record(r) for r in scan.ids])
-        return append(self.storage, log, record)
+        # object stores: each checkpoint's writer also writes its per-model row segments
+        derive = write_segments if self.storage.local() is None else None
+        return append(self.storage, log, record, derive)
 
     # -- derived views ------------------------------------------------------------------
 
@@ -660,6 +663,8 @@ class Archive:
                 rebuild_views(local, [r for r in log.records() if r["run_id"] in records])
         if local is None:
             refresh_index_remote(s, {})
+            with translate_errors(self.location, "reindex"):
+                repair_segments(s, read_log(s))
         if self.table is not None:  # rows of committed runs the table lacks (by run_id)
             with translate_errors(self.location, "read"):
                 committed = read_log(s).records()

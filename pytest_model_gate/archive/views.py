@@ -127,13 +127,13 @@ def model_entries(doc: Mapping[str, Any], seq: int = -1) -> list[dict[str, Any]]
     return out
 
 
-def _complete_lines(data: bytes) -> list[bytes]:
+def complete_lines(data: bytes) -> list[bytes]:
     """Lines ending in a newline; a torn last line (a writer killed mid-append) is dropped."""
     parts = data.split(b"\n")
     return [p for p in parts[:-1] if p]
 
 
-def _parse_lines(lines: Sequence[bytes]) -> list[dict[str, Any]]:
+def parse_lines(lines: Sequence[bytes]) -> list[dict[str, Any]]:
     if not lines:
         return []
     try:
@@ -235,7 +235,7 @@ def symbols_from_shards(storage: LocalStorage) -> dict[str, list[str]]:
     for name in sorted(storage.names(SHARDS)):
         if not name.endswith(".jsonl"):
             continue
-        for e in _parse_lines(_complete_lines(storage.read(f"{SHARDS}/{name}"))):
+        for e in parse_lines(complete_lines(storage.read(f"{SHARDS}/{name}"))):
             models = symbols.setdefault(str(e.get("symbol")), [])
             if e.get("model_id") not in models:
                 models.append(str(e.get("model_id")))
@@ -273,7 +273,7 @@ def shard_entries(storage: LocalStorage, model_ids: Iterable[str], projected: Pr
 def _entries_for(lines: Sequence[bytes], wanted: set[str], projected: Projected
                  ) -> list[dict[str, Any]]:
     out = []
-    for e in _parse_lines(lines):
+    for e in parse_lines(lines):
         seq = e.get("seq")
         if e.get("model_id") in wanted and isinstance(seq, int) \
                 and projected.covers(str(e.get("run_id")), seq):

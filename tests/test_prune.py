@@ -22,7 +22,7 @@ from archive_writer import make_summary
 from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive import index as archive_index
 from pytest_model_gate.archive import manager as archive_manager
-from pytest_model_gate.archive.log import PRUNE, read_log
+from pytest_model_gate.archive.log import CHECKPOINT_EVERY, PRUNE, TAIL, read_log
 from pytest_model_gate.archive.manager import Archive
 from pytest_model_gate.archive.storage import open_storage
 from pytest_model_gate.core.config import GateConfig, parse_config
@@ -308,13 +308,15 @@ def test_table_on_without_the_lake_extra_is_one_line_exit_2(tmp_path: Path,
 
 
 def test_pruned_runs_stay_gone_long_after(tmp_path: Path) -> None:
-    """Past checkpoints and far behind the log's tail (more than 64 runs after the prune
-    entry), a pruned run stays out of every reader, and its summary is archived anew."""
+    """Past checkpoints and far behind the log's tail (the hint's TAIL newest records: a
+    writer then finds a summary's older runs by searching the checkpoint), a pruned run stays
+    out of every reader, and its summary is archived anew."""
     location = str(tmp_path / "arch")
     archive = TrainingArchiveManager(location)
     first = [archive.archive_training_run(make_summary(8, i)).run_id for i in range(4)]
     archive.prune(keep=1)
-    later = [archive.archive_training_run(make_summary(9, i)).run_id for i in range(70)]
+    later = [archive.archive_training_run(make_summary(9, i)).run_id
+             for i in range(TAIL + 2 * CHECKPOINT_EVERY)]
     fresh = TrainingArchiveManager(location)
     assert fresh.run_ids() == [first[-1], *later]
     again = fresh.archive_training_run(make_summary(8, 0))

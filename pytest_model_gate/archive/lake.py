@@ -105,6 +105,9 @@ COLUMNS = ("run_id", "seq", "committed_at", "summary_sha256", "config_sha256", "
            "baseline_run", "regressions", "regression")
 
 
+KEY_COLUMNS = ("run_id", "seq", "position", "model_id")  # what ordering and de-duplication use
+
+
 def table_url(archive: str, table: bool | str | None) -> str | None:
     """Where the table of an archive lives: `table: true` -> `<archive>/table`, a URL as is."""
     if table is None or table is False:
@@ -281,6 +284,8 @@ class LakeTable:
         dt = self._open()
         if dt is None:
             return []
+        if columns and len(columns) > 1:  # (one column alone: a listing, no order needed)
+            columns = list(dict.fromkeys([*KEY_COLUMNS, *columns]))
         try:
             # a single-threaded scan: pyarrow's scan threads calling back into delta-rs's
             # Python file system intermittently abort the process at exit ("terminate called
@@ -304,23 +309,25 @@ class LakeTable:
     def run_ids(self) -> set[str]:
         return {r["run_id"] for r in self._read(columns=["run_id"])}
 
-    def history(self, *, model_id: str | None = None, symbol: str | None = None
-                ) -> list[dict[str, Any]]:
+    def history(self, *, model_id: str | None = None, symbol: str | None = None,
+                columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The rows of a model id or a symbol, oldest run first (filter pushed down to the
         files' statistics, so other models' files are not read once the table is z-ordered)."""
         if (model_id is None) == (symbol is None):
             raise ValueError("history: give exactly one of model_id and symbol")
         filters = [("model_id", "=", model_id)] if model_id is not None \
             else [("symbol", "=", symbol)]
-        rows = _unique(_ordered(self._read(filters)))
+        rows = _unique(_ordered(self._read(filters, columns)))
         return rows
 
-    def rows_of_models(self, model_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """The rows of these model ids (one read, filter pushed down), one per (run, model)."""
+    def rows_of_models(self, model_ids: Iterable[str], columns: Sequence[str] | None = None
+                       ) -> list[dict[str, Any]]:
+        """The rows of these model ids (one read, filter pushed down), one per (run, model);
+        `columns`: only these (run_id, model_id, seq and position are always read)."""
         wanted = list(dict.fromkeys(model_ids))
         if not wanted:
             return []
-        return _unique(_ordered(self._read([("model_id", "in", wanted)])))
+        return _unique(_ordered(self._read([("model_id", "in", wanted)], columns)))
 
     def baseline_values(self, model_ids: Iterable[str], *, against: str, window: int,
                         metrics: Sequence[str], before_seq: int | None = None

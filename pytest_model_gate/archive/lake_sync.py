@@ -19,6 +19,9 @@ from pytest_model_gate.core.config import GateConfig
 from pytest_model_gate.core.gating import BaselineValue
 from pytest_model_gate.errors import ArchiveError
 
+# the columns each reader needs (fewer columns: less to decode and to turn into Python)
+HISTORY_COLUMNS = ("symbol", "classification", "flags", "metrics")
+BASELINE_COLUMNS = ("classification", "metrics")
 BACKFILL_BATCH = 256  # run documents read (and rows added) at once by reindex
 
 
@@ -60,7 +63,7 @@ def table_history(table: LakeTable, scan: Scan, *, model_id: str | None = None,
     """History entries of committed runs from the table (a filter on model_id or symbol),
     in commit order (the log's, never the run ids')."""
     positions = scan.positions()
-    rows = table.history(model_id=model_id, symbol=symbol)
+    rows = table.history(model_id=model_id, symbol=symbol, columns=HISTORY_COLUMNS)
     kept = [r for r in rows if r["run_id"] in positions]
     kept.sort(key=lambda r: (positions[r["run_id"]], r.get("position") or 0))
     return [_entry(r) for r in kept]
@@ -74,7 +77,7 @@ def table_baselines(table: LakeTable, scan: Scan, wanted: Sequence[str], against
     positions = scan.positions()
     cutoff = scan.first_position(summary_sha256) if summary_sha256 is not None else None
     by_model: dict[str, list[tuple[int, dict[str, Any]]]] = {m: [] for m in wanted}
-    for row in table.rows_of_models(wanted):
+    for row in table.rows_of_models(wanted, BASELINE_COLUMNS):
         pos = positions.get(row["run_id"])
         if pos is None or (cutoff is not None and pos >= cutoff):
             continue

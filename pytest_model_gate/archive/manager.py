@@ -5,16 +5,20 @@ Layout (DESIGN.md "The archive")::
     archive/
     ├── log/{seq:020d}.json        the commit log: the order of runs (see `log`)
     ├── log/{seq}.checkpoint.json  every CHECKPOINT_EVERY entries: the records so far
+    ├── log/_last_checkpoint.json  hint: the newest checkpoint and its newest records
     ├── index.json                 derived view of index.d/ (one line per run, sorted by id)
     ├── index.d/{run_id}.json      the commit record of a run (or reindex's tombstone)
     ├── content/{digest}.{n}.json  which run archived a summary under a config (`claims`)
     ├── {run_id}/summary.json (summary.yaml for a YAML file: bytes are kept as they are),
     │            model_assessments.json, recommendations.md
-    └── views/v2/                  derived, local folders only (rebuilt by `reindex`)
-        ├── projected.log          run ids whose model entries are in the shards
-        ├── symbols.json           symbol -> model ids
-        └── shards/{bucket}.jsonl  one line per (run, model) of the models of that bucket
-                                   (64 buckets by sha256 of the model id), sorted by run id
+    └── views/v3/                  derived (rebuilt by `reindex`)
+        ├── projected.log          local: "run_id seq" of the runs in the shards
+        ├── symbols.json           local: symbol -> model ids
+        ├── shards/{bucket}.jsonl  local: one line per (run, model) of the models of that
+        │                          bucket (64 buckets by sha256 of the model id), with the
+        │                          run's seq, in commit order
+        └── segments/              object stores: the same lines, per bucket, in create-only
+                                   segments of the checkpointed runs (see `segments`)
 
 A writer writes its files, then its record in `index.d/` (the key `reindex` would tombstone to
 claim an abandoned folder: whoever creates it first wins), then appends the run to the commit
@@ -25,13 +29,14 @@ runs the shards do not cover yet. Derived views are updated after the commit, un
 lock locally; remotely `index.json` is rewritten until a re-read shows every listed record.
 
 The shards make `history` and baseline look-ups read one file per model (its bucket) instead of
-every run, and a run appends to at most 64 files however many models it has.
+every run, from its end when only the newest runs are wanted; a run appends to at most 64
+files however many models it has. Readers of the newest runs read the log's tail (`log`).
 
 This module is the archive's API (`Archive`: write a gated run, queries, reindex); the commit
-records and index.json are in `index`, the per-model views in `views`, baseline look-ups in
-`baselines`. The archive never renders and never gates: the pipeline hands it the report
-(`ReportRenderer`), and the public `TrainingArchiveManager` (pytest_model_gate.api) adds
-`archive_training_run` over the pipeline.
+records and index.json are in `index`, the per-model views in `views` and `segments`,
+history in `history`, baseline look-ups in `baselines`. The archive never renders and never
+gates: the pipeline hands it the report (`ReportRenderer`), and the public
+`TrainingArchiveManager` (pytest_model_gate.api) adds `archive_training_run` over the pipeline.
 """
 
 from __future__ import annotations

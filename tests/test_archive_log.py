@@ -288,3 +288,38 @@ def test_newest_runs_are_read_from_the_tail_alone(archive_url: str,
     assert again.reused and again.run_id == ids[0]
     monkeypatch.undo()
     check_archive(TrainingArchiveManager(archive_url))
+
+
+def test_an_append_on_an_object_store_lists_no_commit_records(
+        s3_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.json is brought up to date from the log's newest entries, not from a listing of
+    index.d/ (one key per run: O(runs) on S3); it still holds every run, and a lost one is
+    rebuilt from a listing."""
+    monkeypatch.setattr(commit_log, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(commit_log, "TAIL", 5)
+    manager = TrainingArchiveManager(s3_url)
+    for i in range(11):
+        manager.archive_training_run(make_summary(6, i))
+    cls = type(manager.storage)
+    listed: list[str] = []
+    real_listdir = cls.listdir
+
+    def listdir(self: Storage, folder: str = "") -> Any:
+        listed.append(folder)
+        return real_listdir(self, folder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cls, "listdir", listdir)
+    fresh = TrainingArchiveManager(s3_url)
+    last = fresh.archive_training_run(make_summary(6, 11))
+    assert not [f for f in listed if f.rstrip("/").endswith("index.d")], listed
+    index = json.loads(fresh.storage.read("index.json"))
+    assert [r["run_id"] for r in index["runs"]] == sorted(fresh.run_ids())
+    assert last.run_id in fresh.run_ids() and len(index["runs"]) == 12
+    assert all("seq" not in r for r in index["runs"])  # the log's own key stays in the log
+    fresh.storage.delete("index.json")  # lost: the next writer lists and rebuilds it whole
+    listed.clear()
+    fresh.archive_training_run(make_summary(6, 12))
+    assert [f for f in listed if f.rstrip("/").endswith("index.d")]
+    index = json.loads(fresh.storage.read("index.json"))
+    assert [r["run_id"] for r in index["runs"]] == sorted(fresh.run_ids())
+    assert len(index["runs"]) == 13

@@ -320,11 +320,17 @@ def scan_archive(storage: Storage) -> Scan:
 # --- keeping index.json up to date ---------------------------------------------------------
 
 def _merged_index(storage: Storage, known: Mapping[str, dict[str, Any]],
-                  scan: Scan | None = None) -> tuple[list[bytes | memoryview] | None, set[str]]:
+                  scan: Scan | None = None, *, listed: bool = True
+                  ) -> tuple[list[bytes | memoryview] | None, set[str]]:
     """(index.json bytes with the records it lacks, or None when it lacks none;
-    the committed run ids). Without a scan the records are listed afresh."""
+    the committed run ids). Without a scan the records are listed afresh, unless `listed`
+    is False: then the records wanted are `known` alone."""
     raw = read_index(storage)
-    if scan is not None:
+    if scan is None and not listed:
+        index = _Index.parse(raw)
+        # a lost or damaged index.json is rebuilt from a listing (rare); else no listing
+        names = set(known) if index is not None else record_names(storage) | set(known)
+    elif scan is not None:
         names = scan.names | set(known)
         hint = scan.index
         index = hint if hint is not None and hint.raw == raw else _Index.parse(raw)
@@ -332,7 +338,7 @@ def _merged_index(storage: Storage, known: Mapping[str, dict[str, Any]],
         names = record_names(storage)
         index = _Index.parse(raw)
     have = index.id_set if index is not None else set()
-    if scan is None and index is not None and not have <= names:  # removed by hand
+    if scan is None and listed and index is not None and not have <= names:  # removed by hand
         index, have = None, set()
     tombstones = set(index.tombstones) if index is not None else set()
     missing = sorted(names - have)
@@ -359,11 +365,20 @@ def refresh_index(storage: Storage, known: Mapping[str, dict[str, Any]], scan: S
     return committed
 
 
-def refresh_index_remote(storage: Storage, known: Mapping[str, dict[str, Any]]) -> None:
-    """Without a lock: write, then re-list and re-read until index.json holds every
-    record listed after the write (so the last writer to finish leaves it complete)."""
+def refresh_index_remote(storage: Storage, known: Mapping[str, dict[str, Any]],
+                         newest: Callable[[], Mapping[str, dict[str, Any]]] | None = None
+                         ) -> None:
+    """Without a lock: write, then re-read until index.json holds every record wanted (so
+    the last writer to finish leaves it complete). Without `newest` (reindex) the records
+    wanted are listed from index.d/ each time. A writer passes `newest`: the records of the
+    log's newest entries, read again each time (a run committed since is among them), so
+    nothing is listed: a listing of index.d/ costs O(runs) on an object store, the log's
+    newest entries O(1). Older runs were added by their own writers, or by `reindex`."""
     for attempt in range(12):
-        data, _ = _merged_index(storage, known)
+        if newest is None:
+            data, _ = _merged_index(storage, known)
+        else:
+            data, _ = _merged_index(storage, {**newest(), **known}, listed=False)
         if data is None:
             return
         storage.replace(INDEX, data)

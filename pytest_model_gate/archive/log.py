@@ -276,6 +276,11 @@ def _read_tail(storage: Storage, log: CommitLog, start: int) -> None:
         seq += step
 
 
+def catch_up(storage: Storage, log: CommitLog) -> None:
+    """Read the entries written since `log` was read (another writer's; usually none)."""
+    _read_tail(storage, log, log.next_seq)
+
+
 Derive = Callable[[Storage, "CommitLog", int], None]
 """Derived objects of a checkpoint (object-store segments), written after the checkpoint and
 before the hint points readers at it."""

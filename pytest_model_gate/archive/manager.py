@@ -96,6 +96,7 @@ from pytest_model_gate.archive.log import (
     LOG,
     CommitLog,
     append,
+    catch_up,
     log_scan,
     migrate,
     read_log,
@@ -363,7 +364,12 @@ class Archive:
                     refresh_index(local, records, scan)
                     project(local, log, docs)
             else:
-                refresh_index_remote(self.storage, records)
+                def newest() -> dict[str, dict[str, Any]]:
+                    catch_up(self.storage, log)
+                    return {r["run_id"]: {k: v for k, v in r.items() if k != "seq"}
+                            for r in log.records()}
+
+                refresh_index_remote(self.storage, records, newest)
         except Exception:  # derived data: `reindex` repairs it
             return
 

@@ -26,7 +26,8 @@ log, whose sequence numbers order the runs for every reader; `reindex` appends a
 writer died before its entry. Everything else in the root is derived and
 may lag or be lost: readers merge the records `index.json` lacks and read the documents of
 runs the shards do not cover yet. Derived views are updated after the commit, under a file
-lock locally; remotely `index.json` is rewritten until a re-read shows every listed record.
+lock locally; remotely `index.json` is rewritten until a re-read shows the runs of the log's
+newest entries (no listing of `index.d/`, which costs O(runs) on an object store).
 
 The shards make `history` and baseline look-ups read one file per model (its bucket) instead of
 every run, from its end when only the newest runs are wanted; a run appends to at most 64

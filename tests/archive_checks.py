@@ -8,9 +8,11 @@ import os
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from pytest_model_gate.api import TrainingArchiveManager
 from pytest_model_gate.archive.index import RUN_ID_RE
-from pytest_model_gate.archive.storage import LOCK_NAME, LocalStorage, temp_is_stale
+from pytest_model_gate.archive.storage import LOCK_NAME, LocalStorage, Storage, temp_is_stale
 
 
 def all_files(manager: TrainingArchiveManager) -> dict[str, bytes]:
@@ -130,3 +132,23 @@ def check_archive(manager: TrainingArchiveManager, *, strict: bool = False) -> l
         for symbol, entries in expected_history(manager).items():
             assert manager.get_symbol_history(symbol) == entries
     return ids
+
+
+def record_reads(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> list[str]:
+    """Every key this storage's class reads from now on (read and read_many)."""
+    seen: list[str] = []
+    cls = type(storage)
+    real_read, real_many = cls.read, cls.read_many
+
+    def read(self: Storage, key: str) -> bytes:
+        seen.append(key)
+        return real_read(self, key)  # type: ignore[arg-type]
+
+    def read_many(self: Storage, keys: Any) -> dict[str, bytes]:
+        keys = list(keys)
+        seen.extend(keys)
+        return real_many(self, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cls, "read", read)
+    monkeypatch.setattr(cls, "read_many", read_many)
+    return seen

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_checks import check_archive, expected_history
+from archive_checks import check_archive, expected_history, record_reads
 from archive_writer import make_summary
 
 from pytest_model_gate.api import TrainingArchiveManager
@@ -210,26 +210,6 @@ def test_checkpoints_keep_log_reads_constant(tmp_path: Path,
     assert len(log.records()) == 21
 
 
-def _record_reads(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> list[str]:
-    """Every key this storage's class reads from now on."""
-    seen: list[str] = []
-    cls = type(storage)
-    real_read, real_many = cls.read, cls.read_many
-
-    def read(self: Storage, key: str) -> bytes:
-        seen.append(key)
-        return real_read(self, key)  # type: ignore[arg-type]
-
-    def read_many(self: Storage, keys: Any) -> dict[str, bytes]:
-        keys = list(keys)
-        seen.extend(keys)
-        return real_many(self, keys)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cls, "read", read)
-    monkeypatch.setattr(cls, "read_many", read_many)
-    return seen
-
-
 def _checkpoints(keys: list[str]) -> list[str]:
     return [k for k in keys if k.endswith(".checkpoint.json")]
 
@@ -254,7 +234,7 @@ def test_newest_runs_are_read_from_the_tail_alone(archive_url: str,
     wanted = list(make_summary(5, 1, models=7)["models"])
     slow = _baselines_by_scan(manager.storage, wanted, "last_approved", 3, ["fitness"])
     fresh = TrainingArchiveManager(archive_url)
-    seen = _record_reads(monkeypatch, fresh.storage)
+    seen = record_reads(monkeypatch, fresh.storage)
     assert fresh.latest_run()["run_id"] == ids[-1]  # type: ignore[index]
     assert fresh.get_approved_models() == [m["id"] for m in docs[ids[-1]]["models"]
                                            if m["classification"] == "APPROVED"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_checks import all_files, check_archive, expected_history
+from archive_checks import all_files, check_archive, expected_history, record_reads
 from archive_writer import make_summary
 
 from pytest_model_gate.api import TrainingArchiveManager
@@ -63,25 +63,6 @@ def _assert_history(manager: TrainingArchiveManager) -> None:
             [e for e in by_symbol["AAPL"] if e["run_id"] in runs[-n:]]
 
 
-def _reads(monkeypatch: pytest.MonkeyPatch, storage: Storage) -> list[str]:
-    seen: list[str] = []
-    cls = type(storage)
-    real_read, real_many = cls.read, cls.read_many
-
-    def read(self: Storage, key: str) -> bytes:
-        seen.append(key)
-        return real_read(self, key)  # type: ignore[arg-type]
-
-    def read_many(self: Storage, keys: Any) -> dict[str, bytes]:
-        keys = list(keys)
-        seen.extend(keys)
-        return real_many(self, keys)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cls, "read", read)
-    monkeypatch.setattr(cls, "read_many", read_many)
-    return seen
-
-
 def test_segments_answer_history_in_log_n_objects(remote_url: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     manager = _archive(remote_url, 22, monkeypatch)
@@ -94,7 +75,7 @@ def test_segments_answer_history_in_log_n_objects(remote_url: str,
     _assert_history(manager)
     fresh = TrainingArchiveManager(remote_url)
     ids = manager.run_ids()
-    seen = _reads(monkeypatch, fresh.storage)
+    seen = record_reads(monkeypatch, fresh.storage)
     history = fresh.get_model_history("AAPL_0H")
     assert len(history) == 22
     docs = [k for k in seen if k.endswith("model_assessments.json")]

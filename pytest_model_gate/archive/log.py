@@ -292,14 +292,30 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any],
     and try the next number. Returns the run's sequence number (the earlier entry when a
     `reindex` adopted the run meanwhile). `log` is brought up to date on the way."""
     run_id = record["run_id"]
+    return _put_next(storage, log, dict(record), derive, run_id=run_id)
+
+
+def append_prune(storage: Storage, log: CommitLog, run_ids: Iterable[str], reason: str,
+                 created: str) -> int:
+    """Append a prune entry (these runs are removed from then on) at the next number, as
+    `append` does; returns its number."""
+    body: dict[str, Any] = {"kind": PRUNE, "run_ids": sorted(run_ids), "reason": reason,
+                            "created": created}
+    return _put_next(storage, log, body, None)
+
+
+def _put_next(storage: Storage, log: CommitLog, body: dict[str, Any], derive: Derive | None,
+              *, run_id: str | None = None) -> int:
+    """Put `body` at the next free number (put-if-absent); on a conflict read the entry that
+    won and try the next. With `run_id`: that run's entry already read wins instead."""
     while True:
         # the entries we have not seen yet (another writer's) come first
         _read_tail(storage, log, log.next_seq)
-        for rec in log.entries:
-            if rec is not None and rec.get("run_id") == run_id:
-                return int(rec["seq"])
+        if run_id is not None:
+            for rec in log.entries:
+                if rec is not None and rec.get("run_id") == run_id:
+                    return int(rec["seq"])
         seq = log.next_seq
-        body = dict(record)
         body["seq"] = seq
         try:
             storage.create(entry_key(seq), dump_line(body) + b"\n")
@@ -315,31 +331,6 @@ def append(storage: Storage, log: CommitLog, record: Mapping[str, Any],
         if (seq + 1) % CHECKPOINT_EVERY == 0:
             with contextlib.suppress(Exception):  # derived: readers fall back to entries
                 write_checkpoint(storage, log, seq, derive)
-        return seq
-
-
-def append_prune(storage: Storage, log: CommitLog, run_ids: Iterable[str], reason: str,
-                 created: str) -> int:
-    """Append a prune entry (these runs are removed from then on) at the next number, as
-    `append` does; returns its number."""
-    body: dict[str, Any] = {"kind": PRUNE, "run_ids": sorted(run_ids), "reason": reason,
-                            "created": created}
-    while True:
-        _read_tail(storage, log, log.next_seq)
-        seq = log.next_seq
-        body["seq"] = seq
-        try:
-            storage.create(entry_key(seq), dump_line(body) + b"\n")
-        except FileExistsError:
-            with contextlib.suppress(FileNotFoundError):
-                log.add(seq, _record(load_json_or_none(storage.read(entry_key(seq))), seq))
-            if log.next_seq == seq:
-                log.add(seq, None)
-            continue
-        log.add(seq, body)
-        if (seq + 1) % CHECKPOINT_EVERY == 0:
-            with contextlib.suppress(Exception):  # derived: readers fall back to entries
-                write_checkpoint(storage, log, seq)
         return seq
 
 
